@@ -1,0 +1,62 @@
+/* Command-line front end: one binary, one subcommand per stage of the data
+ * flow. Each subcommand owns its own option parsing and returns the process
+ * exit status (0 success, 1 failure or failed verdict, 2 usage error). */
+#include <stdio.h>
+#include <string.h>
+
+#include "fixture/fixture.h"
+
+#ifndef RTSP_HARNESS_VERSION
+#define RTSP_HARNESS_VERSION "0.1.0"
+#endif
+
+struct command {
+    const char *name;                /* subcommand as typed */
+    int (*main)(int argc, char **argv); /* entry point; argv[0] is the name */
+    const char *summary;             /* one line for --help */
+};
+
+static const struct command commands[] = {
+    {"fixture", fixture_main, "make and verify test media (numbered MJPEG frames, lab .Mjpeg files)"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: rtsp-harness <command> [options]\n"
+            "       rtsp-harness <command> --help\n"
+            "       rtsp-harness --version\n"
+            "\n"
+            "Conformance and network-impairment test harness for RTSP/RTP.\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("rtsp-harness %s\n", RTSP_HARNESS_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].main(argc - 1, argv + 1);
+
+    if (cmd[0] == '-')
+        fprintf(stderr, "rtsp-harness: unknown option '%s'\n", cmd);
+    else
+        fprintf(stderr, "rtsp-harness: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,2 @@
+/* PLACEHOLDER-UNTIL-MODULE-LANDS */
+typedef int placeholder_rtpjpeg;

@@ -1,0 +1,2 @@
+/* PLACEHOLDER-UNTIL-MODULE-LANDS */
+int main(void) { return 77; }
