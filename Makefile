@@ -1,0 +1,82 @@
+# Front door for rtsp-harness. The real build is meson (meson.build); this
+# file only installs Debian packages, configures the build directories and
+# runs the test stages, so that `make test` is one command on a fresh
+# Debian 12 machine.
+#
+#   make deps    install missing Debian packages (apt-get; needs root)
+#   make build   release-style build in build/ (warnings are errors)
+#   make test    unit tests (plain and ASan/UBSan), integration tests,
+#                and a short smoke run of every fuzz target
+#   make fuzz    every fuzz target for FUZZ_SECONDS (default 600) each
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# Debian 12 packages the build, the tests and the fuzzers need.
+DEB_PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
+	libpcap-dev libnl-3-dev libnl-route-3-dev libjpeg62-turbo-dev \
+	libturbojpeg0-dev libjansson-dev python3-pytest ffmpeg
+
+PYTHON := /usr/bin/python3
+FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_SECONDS ?= 600
+
+.PHONY: all deps build build-asan build-fuzz test unit-test integration-test \
+	fuzz-smoke fuzz clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		echo "deps: all Debian packages present"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "deps: missing Debian packages:$$missing" >&2; \
+		echo "deps: run 'make deps' as root, or: sudo apt-get install$$missing" >&2; \
+		exit 1; \
+	else \
+		echo "deps: installing$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q; \
+		apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	@[ -f build/build.ninja ] || meson setup build --werror
+	ninja -C build
+
+# Unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+build-asan: deps
+	@[ -f build-asan/build.ninja ] || meson setup build-asan --werror \
+		-Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C build-asan
+
+build-fuzz: deps
+	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz --werror -Dfuzz=true
+	ninja -C build-fuzz
+
+unit-test: build build-asan
+	meson test -C build --print-errorlogs
+	meson test -C build-asan --print-errorlogs
+
+# The integration tests run against the plain binary, then the sanitized one.
+integration-test: build build-asan
+	$(PYTHON) -m pytest -v tests/integration
+	RTSP_HARNESS_BIN=$(CURDIR)/build-asan/rtsp-harness \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
+		$(PYTHON) -m pytest -q tests/integration
+
+fuzz-smoke: build-fuzz
+	fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+fuzz: build-fuzz
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+test: unit-test integration-test fuzz-smoke
+
+clean:
+	rm -rf build build-asan build-fuzz fuzz/work fuzz/artifacts
