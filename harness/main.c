@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fixture/fixture.h"
+#include "server/serve.h"
 
 #ifndef RTSP_HARNESS_VERSION
 #define RTSP_HARNESS_VERSION "0.1.0"
@@ -17,6 +18,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"serve", serve_main, "the reference RTSP server (RFC 2326 and lab dialects, RTP/JPEG)"},
     {"fixture", fixture_main, "make and verify test media (numbered MJPEG frames, lab .Mjpeg files)"},
 };
 
