@@ -24,7 +24,7 @@ FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_SECONDS ?= 600
 
 .PHONY: all deps build build-asan build-fuzz test unit-test integration-test \
-	fuzz-smoke fuzz clean
+	fuzz-smoke fuzz bench clean
 
 all: build
 
@@ -79,6 +79,10 @@ fuzz: build-fuzz
 	fuzz/run.sh $(FUZZ_SECONDS)
 
 test: unit-test integration-test fuzz-smoke
+
+# Server scale against gst-rtsp-server, measured in the same run (minutes).
+bench: build
+	$(PYTHON) bench/server_scale --binary build/rtsp-harness
 
 clean:
 	rm -rf build build-asan build-fuzz fuzz/work fuzz/artifacts

@@ -168,9 +168,12 @@ struct sender_pool {
 };
 
 /* The packets of frame f for o, as UDP GSO sends of at most GSO_MAX_SEGMENTS
- * equal segments each. Returns 0, or -1 with errno from the kernel. */
-static int send_gso(struct sender *s, struct rtp_out *o, const struct media_frame *f, uint32_t n)
+ * equal segments each. Returns 0, or -1 with errno from the kernel and
+ * *sent set to the packets that did go. */
+static int send_gso(struct sender *s, struct rtp_out *o, const struct media_frame *f, uint32_t n,
+                    uint32_t *sent)
 {
+    *sent = 0;
     size_t seg = RTP_HEADER_LEN + f->payload_size;
     size_t per_send = LAB_MAX_DATAGRAM / seg;
     if (per_send > GSO_MAX_SEGMENTS)
@@ -202,14 +205,16 @@ static int send_gso(struct sender *s, struct rtp_out *o, const struct media_fram
         if (sendmsg(o->rtp_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
             return -1;
         first += count;
+        *sent = first;
     }
     return 0;
 }
 
-/* The same packets as one sendmmsg (no GSO). */
-static int send_mmsg(struct sender *s, struct rtp_out *o, const struct media_frame *f, uint32_t n)
+/* Packets first..n-1 of the frame as one sendmmsg (no GSO). */
+static int send_mmsg(struct sender *s, struct rtp_out *o, const struct media_frame *f, uint32_t n,
+                     uint32_t first)
 {
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = first; i < n; i++) {
         s->iov[2 * i] = (struct iovec){s->hdrs[i], RTP_HEADER_LEN};
         if (o->lab)
             s->iov[2 * i + 1] = (struct iovec){(void *)f->jpeg, f->jpeg_len};
@@ -218,7 +223,7 @@ static int send_mmsg(struct sender *s, struct rtp_out *o, const struct media_fra
                                                i + 1 == n ? f->last_size : f->payload_size};
         s->msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &s->iov[2 * i], .msg_iovlen = 2}};
     }
-    for (uint32_t sent = 0; sent < n;) {
+    for (uint32_t sent = first; sent < n;) {
         int rc = sendmmsg(o->rtp_fd, s->msgs + sent, n - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (rc <= 0)
             return -1;
@@ -237,15 +242,17 @@ static void send_frame(struct sender *s, struct rtp_out *o)
     uint32_t n = rtp_out_headers(o, f, s->hdrs);
     int rc;
     if (!o->lab && n > 1 && !atomic_load(&gso_disabled)) {
-        rc = send_gso(s, o, f, n);
+        uint32_t sent;
+        rc = send_gso(s, o, f, n, &sent);
         if (rc < 0 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT ||
                        errno == EOPNOTSUPP)) {
-            /* This kernel or route does not do UDP GSO: never try again. */
+            /* This kernel or route does not do UDP GSO: never try again,
+             * and send the rest of this frame packet by packet. */
             atomic_store(&gso_disabled, true);
-            rc = send_mmsg(s, o, f, n);
+            rc = send_mmsg(s, o, f, n, sent);
         }
     } else {
-        rc = send_mmsg(s, o, f, n);
+        rc = send_mmsg(s, o, f, n, 0);
     }
     if (rc < 0)
         o->send_errors++;
