@@ -244,7 +244,8 @@ int loop_run(struct loop *l)
                 io->fn(l, io, events[i].events);
         }
         l->batch_len = 0;
-        run_timers(l);
+        if (!l->stop)
+            run_timers(l);
         if (l->after)
             l->after(l, l->after_ctx);
     }
