@@ -378,16 +378,12 @@ static void session_new_id(struct server *s, bool lab, char *id, size_t cap)
     } while (session_find(s, (struct wire_str){id, strlen(id)}));
 }
 
-/* The sender reached the end of a non-looping stream: back to Ready. */
+/* RFC 2326 A.2 has no transition at the end of the media: a session whose
+ * non-looping stream has ended stays Playing (PAUSE is still valid; PLAY
+ * starts again from the beginning). Nothing to synchronise. */
 static void session_sync_state(struct session *x)
 {
-    if (x->state != SESSION_PLAYING || !x->out)
-        return;
-    pthread_mutex_lock(&x->out->lock);
-    bool ended = x->out->ended;
-    pthread_mutex_unlock(&x->out->lock);
-    if (ended)
-        x->state = SESSION_READY;
+    (void)x;
 }
 
 /* ---------- RTCP and RTP sockets of UDP sessions ---------- */
@@ -410,7 +406,7 @@ static void session_rtcp_in(struct server *s, struct session *x, const uint8_t *
     struct wire_error err;
     rtcp_iter_init(&it, buf, len, RTCP_REDUCED_SIZE);
     int rc;
-    while ((rc = rtcp_iter_next(&it, &pkt, &err)) == 1) {
+    while ((rc = rtcp_iter_next(&it, &pkt, &err)) > 0) {
         if (pkt.packet_type != RTCP_RR && pkt.packet_type != RTCP_SR)
             continue;
         x->last_seen_ns = loop_now_ns();
@@ -536,7 +532,6 @@ static void on_tcp_due(struct loop *l, struct loop_timer *t)
         if (!c->dead)
             conn_flush(c);
         o->playing = false;
-        x->state = SESSION_READY;
         return;
     }
     uint64_t now = loop_now_ns();
@@ -1253,8 +1248,37 @@ static bool has_bare_lf(const char *buf, size_t len)
     return false;
 }
 
+/* Lab clients end requests without a blank line: bare LF line ends, or
+ * (the Java lab) CRLF lines with a bare file name as the request URI. Only
+ * such requests are parsed at idle; an RFC request split across segments
+ * waits for its blank line. */
+static bool looks_lab(const char *buf, size_t len)
+{
+    if (has_bare_lf(buf, len))
+        return true;
+    const char *eol = memchr(buf, '\n', len);
+    if (!eol)
+        return false;
+    const char *sp = memchr(buf, ' ', (size_t)(eol - buf));
+    if (!sp)
+        return false;
+    const char *uri = sp + 1;
+    const char *uri_end = memchr(uri, ' ', (size_t)(eol - uri));
+    if (!uri_end)
+        uri_end = eol;
+    size_t n = (size_t)(uri_end - uri);
+    if (n == 1 && uri[0] == '*')
+        return false;
+    for (size_t i = 0; i + 3 <= n; i++)
+        if (memcmp(uri + i, "://", 3) == 0)
+            return false;
+    return true;
+}
+
 static void conn_consume(struct conn *c, size_t n)
 {
+    if (n > c->in_len)
+        n = c->in_len; /* a fatal reply already dropped the input */
     memmove(c->in, c->in + n, c->in_len - n);
     c->in_len -= n;
     c->request_start_ns = c->in_len ? loop_now_ns() : 0;
@@ -1319,7 +1343,8 @@ static void conn_process(struct conn *c, bool at_idle)
                     fprintf(stderr, "serve: %s: request larger than %zu bytes: 413\n",
                             c->peer_text, c->in_cap);
                 conn_fatal(c, 413, has, cseq);
-            } else if (lenient && !at_idle && has_bare_lf(c->in, c->in_len)) {
+            } else if (lenient && !at_idle && c->dialect != DIALECT_RFC &&
+                       looks_lab(c->in, c->in_len)) {
                 /* Lab clients often send no final blank line, or not even a final newline. */
                 loop_timer_start(s->loop, &c->idle_parse, loop_now_ns() + LAB_IDLE_PARSE_NS,
                                  on_idle_parse);
@@ -1354,6 +1379,8 @@ static void conn_process(struct conn *c, bool at_idle)
         handle_request(c, &msg);
         if (c->dead)
             return;
+        if (c->closing)
+            break; /* a fatal reply: the rest of the input is drained, not answered */
         conn_consume(c, (size_t)n);
     }
     if (!c->dead)

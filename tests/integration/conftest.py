@@ -4,9 +4,12 @@ The binary is build/rtsp-harness unless RTSP_HARNESS_BIN names another one
 (the sanitizer build, for example)."""
 import os
 import pathlib
+import shutil
 import subprocess
 
 import pytest
+
+from serve_util import Media, MOVIE, Server
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -31,3 +34,68 @@ def run_harness(harness_bin):
 @pytest.fixture(scope="session")
 def fixtures_dir():
     return ROOT / "fixtures"
+
+
+# ---------------------------------------------------------------------------
+# `rtsp-harness serve` (tests/integration/test_serve_*.py; helpers in
+# serve_util.py)
+
+
+@pytest.fixture(scope="session")
+def make_media(harness_bin):
+    """Generates a stream with `rtsp-harness fixture`; returns its path."""
+    def make(out, frames, *args):
+        proc = subprocess.run([harness_bin, "fixture", "--frames", str(frames), *map(str, args),
+                               "--out", str(out)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return pathlib.Path(out)
+    return make
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory, make_media):
+    """movie.Mjpeg (100 frames, 5 s) and short.Mjpeg (20 frames 320x240, 1 s)."""
+    d = tmp_path_factory.mktemp("media")
+    shutil.copyfile(MOVIE, d / "movie.Mjpeg")
+    make_media(d / "short.Mjpeg", 20, "--size", "320x240", "--pattern", "gradient")
+    return d
+
+
+@pytest.fixture(scope="session")
+def movie():
+    return Media(MOVIE)
+
+
+@pytest.fixture(scope="session")
+def short_movie(media_dir):
+    return Media(media_dir / "short.Mjpeg")
+
+
+@pytest.fixture
+def serve(harness_bin, tmp_path, media_dir):
+    """Starts `serve --port 0 [--media media_dir] ARGS` and waits for `ready`.
+    Every server still running at the end of the test gets SIGTERM and must
+    exit 0 within 5 s."""
+    servers = []
+
+    def start(*args, media=media_dir, ready_timeout=5.0, wait=True, env=None):
+        argv = ["--port", "0"]
+        if media is not None:
+            argv += ["--media", str(media)]
+        argv += [str(a) for a in args]
+        srv = Server(harness_bin, argv, tmp_path, env=env)
+        servers.append(srv)
+        if wait:
+            srv.wait_ready(ready_timeout)
+        return srv
+
+    yield start
+    errors = []
+    for srv in servers:
+        if srv.stopped:
+            continue
+        rc = srv.stop()
+        if rc != 0:
+            errors.append(f"exit status {rc!r} after SIGTERM\n{srv.describe()}")
+    if errors:
+        pytest.fail("\n\n".join(errors))
