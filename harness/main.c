@@ -6,6 +6,7 @@
 
 #include "fixture/fixture.h"
 #include "server/serve.h"
+#include "analyze/analyze_cmd.h"
 
 #ifndef RTSP_HARNESS_VERSION
 #define RTSP_HARNESS_VERSION "0.1.0"
@@ -19,6 +20,7 @@ struct command {
 
 static const struct command commands[] = {
     {"serve", serve_main, "the reference RTSP server (RFC 2326 and lab dialects, RTP/JPEG)"},
+    {"analyze", analyze_main, "validate and measure a capture (pcap/pcapng): RTSP checks, RTP and frame metrics"},
     {"fixture", fixture_main, "make and verify test media (numbered MJPEG frames, lab .Mjpeg files)"},
 };
 

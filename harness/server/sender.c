@@ -135,6 +135,11 @@ size_t rtp_out_rtcp(const struct rtp_out *o, bool bye, uint8_t *buf, size_t cap)
     return b.len;
 }
 
+void sender_disable_gso(void)
+{
+    atomic_store(&gso_disabled, true);
+}
+
 bool sender_gso_enabled(void)
 {
     return !atomic_load(&gso_disabled);

@@ -99,7 +99,10 @@ void sender_pool_stop(struct sender_pool *p);
 unsigned sender_pool_size(const struct sender_pool *p);
 /* Hand o (playing, with its schedule set) to its sender thread. */
 void sender_submit(struct sender_pool *p, struct rtp_out *o);
-/* true when UDP GSO is in use (false once the kernel refused it). */
+/* Send every packet as its own datagram (sendmmsg), never UDP GSO: a
+ * capture on loopback then shows the packets instead of GSO super-packets. */
+void sender_disable_gso(void);
+/* true when UDP GSO is in use (false once the kernel refused it or it was disabled). */
 bool sender_gso_enabled(void);
 
 #endif

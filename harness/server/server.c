@@ -1712,6 +1712,8 @@ int server_run(const struct server_config *cfg)
             goto out;
         }
     }
+    if (cfg->no_gso)
+        sender_disable_gso();
     s->senders = sender_pool_start(cfg->threads, s->media.max_packets, err, sizeof err);
     if (!s->senders) {
         fprintf(stderr, "serve: %s\n", err);

@@ -40,6 +40,7 @@ struct server_config {
     size_t max_request_bytes;     /* request size before 413 */
     unsigned idle_timeout_s;      /* idle connection close */
     bool verbose;                 /* a log line per request */
+    bool no_gso;                  /* one datagram per RTP packet (captures on loopback) */
 };
 
 /* Run until SIGINT/SIGTERM. Returns the process exit status: 0 after a clean
