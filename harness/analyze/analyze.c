@@ -1066,6 +1066,40 @@ static void flow_classify(struct pass *p, struct flow *f, const struct pkt *pk)
     f->kind = FLOW_IGNORED;
 }
 
+/* A capture taken on the sending host (loopback above all) shows a UDP GSO
+ * send as one datagram holding many RTP packets back to back: every one
+ * but the last of the same size, each with the same SSRC and the next
+ * sequence number. Returns that size, or 0 when the datagram is one packet. */
+static size_t gso_segment_size(const uint8_t *d, size_t len)
+{
+    if (len < 2 * 12 + 2 || (d[0] & 0xC0) != 0x80)
+        return 0;
+    uint32_t ssrc = (uint32_t)d[8] << 24 | (uint32_t)d[9] << 16 | (uint32_t)d[10] << 8 | d[11];
+    uint16_t seq = (uint16_t)(d[2] << 8 | d[3]);
+    for (size_t seg = 13; seg + 12 <= len; seg++) {
+        const uint8_t *h = d + seg;
+        if ((h[0] & 0xC0) != 0x80 || (h[1] & 0x7F) != (d[1] & 0x7F))
+            continue;
+        uint32_t s2 = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+        if (s2 != ssrc || (uint16_t)(h[2] << 8 | h[3]) != (uint16_t)(seq + 1))
+            continue;
+        /* Candidate: every later segment must follow the same pattern. */
+        size_t k = 2;
+        size_t off = 2 * seg;
+        for (; off + 12 <= len; off += seg, k++) {
+            const uint8_t *x = d + off;
+            uint32_t s3 = (uint32_t)x[8] << 24 | (uint32_t)x[9] << 16 | (uint32_t)x[10] << 8 | x[11];
+            if ((x[0] & 0xC0) != 0x80 || s3 != ssrc ||
+                (uint16_t)(x[2] << 8 | x[3]) != (uint16_t)(seq + k))
+                break;
+        }
+        /* Whole when the walk ran past the end; a mismatch or a tail too
+         * short for an RTP header means this is one big packet. */
+        return off >= len ? seg : 0;
+    }
+    return 0;
+}
+
 static void udp_in(struct pass *p, const struct pkt *pk)
 {
     size_t h = flow_hash(&pk->src, &pk->dst);
@@ -1094,6 +1128,16 @@ static void udp_in(struct pass *p, const struct pkt *pk)
         /* RTCP multiplexed or misdirected onto the RTP port: PT 200-204. */
         if (pk->payload_len >= 2 && pk->payload[1] >= 200 && pk->payload[1] <= 204)
             return;
+        size_t seg = gso_segment_size(pk->payload, pk->payload_len);
+        if (seg) {
+            p->a->gso_split++;
+            for (size_t off = 0; off < pk->payload_len; off += seg) {
+                size_t n = pk->payload_len - off < seg ? pk->payload_len - off : seg;
+                rtp_in(p, f, NULL, -1, f->binding, f->bound_by, pk->payload + off, n, pk->ts_ns,
+                       pk->frame);
+            }
+            return;
+        }
         rtp_in(p, f, NULL, -1, f->binding, f->bound_by, pk->payload, pk->payload_len, pk->ts_ns,
                pk->frame);
     } else if (f->kind == FLOW_RTCP) {

@@ -81,7 +81,7 @@ struct analysis {
     size_t n_connections;                 /* entries used */
     struct analyze_stream *streams;       /* in order of first packet */
     size_t n_streams;                     /* entries used */
-    double decode_seconds;                /* CPU time spent decoding JPEG frames */
+    uint64_t gso_split;                   /* UDP datagrams split into RTP packets (GSO sends captured before segmentation) */
 };
 
 /* Analyze a capture. Returns 0 with *out set (free with analysis_free), or

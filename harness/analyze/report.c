@@ -78,6 +78,8 @@ int analysis_write_json(const struct analysis *a, FILE *out)
                   (json_int_t)a->packets, "undecoded", (json_int_t)a->undecoded, "truncated",
                   (json_int_t)a->truncated, "first_time", time_or_null(a->first_ns, a->packets > 0),
                   "last_time", time_or_null(a->last_ns, a->packets > 0)));
+    json_object_set_new(json_object_get(root, "capture"), "gso_split",
+                        json_integer((json_int_t)a->gso_split));
     json_object_set_new(root, "profile", json_string(check_profile_name(a->profile)));
     json_object_set_new(root, "verdict", json_string(analysis_failed(a) ? "fail" : "pass"));
     json_t *conns = json_array();
@@ -146,7 +148,11 @@ int analysis_write_text(const struct analysis *a, FILE *out)
     fprintf(out, "capture %s: %s, %s, %llu frames (%llu not TCP/UDP, %llu cut by the snap length)\n",
             a->path, a->format ? a->format : "pcap", a->link_type, (unsigned long long)a->packets,
             (unsigned long long)a->undecoded, (unsigned long long)a->truncated);
-    fprintf(out, "profile %s\n\n", check_profile_name(a->profile));
+    fprintf(out, "profile %s\n", check_profile_name(a->profile));
+    if (a->gso_split)
+        fprintf(out, "%llu UDP datagrams were GSO sends captured before segmentation; split into RTP packets\n",
+                (unsigned long long)a->gso_split);
+    fputc('\n', out);
     for (size_t i = 0; i < a->n_connections; i++) {
         const struct analyze_connection *c = &a->connections[i];
         fprintf(out, "RTSP %s -> %s (%s dialect), %llu requests\n", c->client, c->server,
