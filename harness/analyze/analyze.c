@@ -462,14 +462,19 @@ static void bind_setup(struct pass *p, struct conn *c, struct pending *q, struct
 {
     struct findings *f = &p->a->findings;
     const struct wire_str *tv = rtsp_msg_header(msg, "Transport");
-    if (!tv) {
-        findings_add(f, CHK_RTSP_TRANSPORT_MISSING, frame, 0, c->label,
-                     "200 reply to SETUP (CSeq %u) has no Transport header", q->cseq);
-        return;
-    }
     struct rtsp_transport t;
     size_t n = 0;
     struct wire_error err;
+    struct wire_str offered_text = {q->offered_text, strlen(q->offered_text)};
+    if (!tv) {
+        /* Lab servers answer SETUP with CSeq and Session only: the client's
+         * offer is what happens. */
+        findings_add(f, CHK_RTSP_TRANSPORT_MISSING, frame, 0, c->label,
+                     "200 reply to SETUP (CSeq %u) has no Transport header", q->cseq);
+        if (!c->lab || q->n_offered == 0)
+            return;
+        tv = &offered_text;
+    }
     if (rtsp_parse_transport(*tv, RTSP_LENIENT, &t, 1, &n, NULL, &err) < 0 || n != 1) {
         findings_add(f, CHK_RTSP_TRANSPORT_CHOICE, frame, 0, c->label,
                      "reply Transport does not parse (%s): %.*s", err.reason, (int)tv->len, tv->ptr);
@@ -547,8 +552,9 @@ static void bind_setup(struct pass *p, struct conn *c, struct pending *q, struct
             b->server_rtcp = t.server_port.count == 2 ? t.server_port.second
                                                       : (uint16_t)(t.server_port.first + 1);
         }
-        if (t.server_port.count != 2 || t.server_port.first % 2 ||
-            t.server_port.second != t.server_port.first + 1)
+        if (tv != &offered_text &&
+            (t.server_port.count != 2 || t.server_port.first % 2 ||
+             t.server_port.second != t.server_port.first + 1))
             findings_add(f, CHK_RTSP_TRANSPORT_SERVER_PORT, frame, 0, c->label,
                          "server_port %s: %.*s",
                          t.server_port.count ? "is not an even/odd pair" : "missing",
@@ -864,7 +870,7 @@ static void dir_parse(struct pass *p, struct conn *c, int di, bool at_idle)
             dir_consume(d, next > 0 ? next : 1);
             continue;
         }
-        if (!c->decided && msg.is_request) {
+        if (!c->decided && msg.is_request && !c->lab) {
             c->lab = rtsp_deviations_has(&msg.deviations, RTSP_DEV_BARE_LF) ||
                      rtsp_deviations_has(&msg.deviations, RTSP_DEV_BARE_URI) ||
                      rtsp_deviations_has(&msg.deviations, RTSP_DEV_MISSING_FINAL_BLANK_LINE);
@@ -923,6 +929,31 @@ static struct conn *conn_new(struct pass *p, const struct pkt_endpoint *a, const
     return c;
 }
 
+/* A request line with bare LF, or a bare file name as its URI (the Java
+ * lab sends CRLF): the lab dialect. */
+static bool looks_lab_request(const uint8_t *buf, size_t len)
+{
+    const uint8_t *eol = memchr(buf, '\n', len);
+    if (!eol)
+        return false;
+    size_t line = (size_t)(eol - buf);
+    if (line == 0 || buf[line - 1] != '\r')
+        return line > 0 && memchr(buf, ' ', line) != NULL && memcmp(buf, "RTSP/", 5) != 0;
+    const uint8_t *sp = memchr(buf, ' ', line);
+    if (!sp || memcmp(buf, "RTSP/", 5) == 0)
+        return false;
+    const uint8_t *uri = sp + 1;
+    size_t rest = (size_t)(eol - uri);
+    const uint8_t *uri_end = memchr(uri, ' ', rest);
+    size_t n = uri_end ? (size_t)(uri_end - uri) : rest;
+    if (n == 1 && uri[0] == '*')
+        return false;
+    for (size_t i = 0; i + 3 <= n; i++)
+        if (memcmp(uri + i, "://", 3) == 0)
+            return false;
+    return true;
+}
+
 /* Bytes of one direction, in order. */
 static void conn_data(struct pass *p, struct conn *c, int di, const uint8_t *data, size_t n,
                       uint64_t frame, int64_t ts_ns)
@@ -958,6 +989,13 @@ static void conn_data(struct pass *p, struct conn *c, int di, const uint8_t *dat
     d->chunks[d->n_chunks++] = (struct chunk){d->len, frame, ts_ns};
     memcpy(d->buf + d->len, data, n);
     d->len += n;
+    if (!c->decided && !c->lab && looks_lab_request(d->buf, d->len)) {
+        /* Lab requests end without a blank line: decide before parsing, so
+         * the segment's end can end the message. */
+        c->lab = true;
+        c->decided = true;
+        p->a->connections[c->index].lab = true;
+    }
     dir_parse(p, c, di, false);
     /* Lab replies and requests have no final blank line: a segment's end
      * is the end of the message when the connection speaks the lab dialect. */

@@ -242,7 +242,7 @@ static struct conn *create(struct tcpreasm *r, const struct pkt *p, uint64_t has
     c->pub.ep[0] = p->src;
     c->pub.ep[1] = p->dst;
     c->pub.syn_from = -1;
-    if (p->tcp_flags & PKT_TCP_SYN)
+    if (p->tcp_flags & PKT_TCP_SYN) /* set before on_open, which may want it */
         c->pub.syn_from = (p->tcp_flags & PKT_TCP_ACK) ? 1 : 0;
     c->pub.first_frame = c->pub.last_frame = p->frame;
     c->pub.first_ts_ns = c->pub.last_ts_ns = p->ts_ns;
