@@ -74,6 +74,8 @@ struct dir {
     size_t n_chunks;              /* entries used */
     bool is_client;               /* sends requests */
     bool desync;                  /* after a gap: skip to the next message start */
+    bool after_body;              /* the last message had a body (for rtsp.content-length) */
+    uint32_t last_content_length; /* its Content-Length */
 };
 
 /* A request awaiting its response. */
@@ -860,6 +862,23 @@ static void dir_parse(struct pass *p, struct conn *c, int di, bool at_idle)
             }
             return;
         }
+        if (n < 0 && d->after_body && err.offset < 256) {
+            /* Garbage right after a body: the body was longer than its
+             * Content-Length said. */
+            findings_add(f, CHK_RTSP_CONTENT_LENGTH, frame, 0, c->label,
+                         "bytes follow a body of Content-Length %u that do not start a message: "
+                         "the body is longer than declared", d->last_content_length);
+            d->after_body = false;
+            size_t next = rtsp_resync((const char *)d->buf, d->len, 0);
+            dir_consume(d, next > 0 ? next : 1);
+            continue;
+        }
+        if (n < 0 && err.reason && strstr(err.reason, "body")) {
+            findings_add(f, CHK_RTSP_CONTENT_LENGTH, frame, 0, c->label,
+                         "the body is shorter than its Content-Length: %s", err.reason);
+            dir_consume(d, d->len);
+            continue;
+        }
         if (n < 0) {
             size_t line_end = 0;
             while (line_end < d->len && line_end < 120 && d->buf[line_end] != '\n')
@@ -881,6 +900,21 @@ static void dir_parse(struct pass *p, struct conn *c, int di, bool at_idle)
             rtsp_deviations_has(&msg.deviations, RTSP_DEV_MIXED_LINE_ENDS))
             findings_add(f, CHK_RTSP_LINE_ENDS, frame, 0, c->label, "%s uses bare LF line ends",
                          msg.is_request ? "request" : "response");
+        d->after_body = msg.body.len > 0;
+        d->last_content_length = (uint32_t)msg.content_length;
+        if (msg.body.len) {
+            /* A declared length that swallows the next message. */
+            const char *b = msg.body.ptr;
+            for (size_t i = 0; i + 9 <= msg.body.len; i++)
+                if ((i == 0 || b[i - 1] == '\n') &&
+                    (memcmp(b + i, "RTSP/1.0 ", 9) == 0 || strncasecmp(b + i, "CSeq:", 5) == 0)) {
+                    findings_add(f, CHK_RTSP_CONTENT_LENGTH, frame, 0, c->label,
+                                 "the body of Content-Length %zu holds the start of another "
+                                 "message at body byte %zu: the declared length is too large",
+                                 msg.content_length, i);
+                    break;
+                }
+        }
         if (msg.is_request) {
             if (c->client_dir < 0)
                 c->client_dir = di;
