@@ -20,7 +20,7 @@
 #include "rtcp.h"
 #include "rtp.h"
 #include "rtpjpeg.h"
-#include "rtpstream.h"
+#include "analyze/rtpstream.h"
 
 #define MS 1000000LL /* nanoseconds */
 #define T0 (1700000000LL * 1000000000LL) /* capture clock origin of every test */
