@@ -50,6 +50,7 @@ struct binding {
     uint32_t clock_rate;            /* from the SDP, 0 unknown */
     double fps;                     /* from the SDP, 0 unknown */
     bool lab;                       /* lab dialect */
+    bool record;                    /* mode=record: media flows from the client to the server */
     bool quiet;                     /* after a PAUSE/TEARDOWN reply */
     int64_t quiet_since_ns;         /* that reply's time */
     enum check_id quiet_why;        /* pause or teardown */
@@ -458,6 +459,33 @@ static void read_sdp(struct conn *c, struct wire_str body)
     }
 }
 
+/* v without its ";name=..." parameter, copied into buf. */
+static struct wire_str strip_param(struct wire_str v, const char *name, char *buf, size_t cap)
+{
+    size_t o = 0, nlen = strlen(name);
+    const char *p = v.ptr, *end = v.ptr + v.len;
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *stop = semi ? semi : end;
+        const char *q = p;
+        while (q < stop && *q == ' ')
+            q++;
+        bool drop = p != v.ptr && (size_t)(stop - q) >= nlen && strncasecmp(q, name, nlen) == 0 &&
+                    (q + nlen == stop || q[nlen] == '=' || q[nlen] == ' ');
+        if (!drop) {
+            size_t len = (size_t)(stop - p);
+            if (o + len + 2 > cap)
+                return (struct wire_str){NULL, 0};
+            if (o)
+                buf[o++] = ';';
+            memcpy(buf + o, p, len);
+            o += len;
+        }
+        p = semi ? semi + 1 : end;
+    }
+    return (struct wire_str){buf, o};
+}
+
 /* A SETUP reply's Transport: bind UDP ports or interleaved channels. */
 static void bind_setup(struct pass *p, struct conn *c, struct pending *q, struct sess *s,
                        const struct rtsp_msg *msg, uint64_t frame)
@@ -477,10 +505,15 @@ static void bind_setup(struct pass *p, struct conn *c, struct pending *q, struct
             return;
         tv = &offered_text;
     }
+    char stripped[512];
     if (rtsp_parse_transport(*tv, RTSP_LENIENT, &t, 1, &n, NULL, &err) < 0 || n != 1) {
-        findings_add(f, CHK_RTSP_TRANSPORT_CHOICE, frame, 0, c->label,
+        findings_add(f, CHK_RTSP_TRANSPORT_SYNTAX, frame, 0, c->label,
                      "reply Transport does not parse (%s): %.*s", err.reason, (int)tv->len, tv->ptr);
-        return;
+        /* Bind anyway from the parts that do parse: ffmpeg's RECORD
+         * listener answers mode=receive, which is not a method. */
+        struct wire_str w = strip_param(*tv, "mode", stripped, sizeof stripped);
+        if (!w.ptr || rtsp_parse_transport(w, RTSP_LENIENT, &t, 1, &n, NULL, &err) < 0 || n != 1)
+            return;
     }
     /* One of the offered: same lower transport and cast. */
     const struct rtsp_transport *match = NULL;
@@ -506,6 +539,8 @@ static void bind_setup(struct pass *p, struct conn *c, struct pending *q, struct
     const struct pkt_endpoint *server = c->client_dir == 0 ? &c->b : &c->a;
     b->client_ip = *client;
     b->server_ip = *server;
+    b->record = (t.mode_methods & RTSP_METHOD_BIT(RTSP_METHOD_RECORD)) ||
+                (match && (match->mode_methods & RTSP_METHOD_BIT(RTSP_METHOD_RECORD)));
     if (t.lower_kind == RTSP_LOWER_TCP) {
         b->tcp = true;
         if (t.interleaved.count == 0) {
@@ -818,7 +853,8 @@ static void dir_parse(struct pass *p, struct conn *c, int di, bool at_idle)
             int n = rtsp_interleaved_parse((const char *)d->buf, d->len, &fr, &err);
             if (n == WIRE_INCOMPLETE)
                 return;
-            dir_frame(d, 0, &frame, &ts_ns);
+            /* Timed by the segment that completes the frame: when a receiver has it. */
+            dir_frame(d, n > 0 ? (size_t)n - 1 : 0, &frame, &ts_ns);
             if (n > 0) {
                 d->desync = false;
                 interleaved_in(p, c, &fr, frame, ts_ns);
@@ -1060,7 +1096,8 @@ static void conn_finish(struct pass *p, struct conn *c)
                      c->pending[i].cseq);
     c->n_pending = 0;
     if (c->have_public) {
-        uint32_t missing = c->answered_ok & ~c->public_mask;
+        /* OPTIONS itself is often left out of Public; that is no fault. */
+        uint32_t missing = c->answered_ok & ~c->public_mask & ~RTSP_METHOD_BIT(RTSP_METHOD_OPTIONS);
         for (unsigned m = 1; m < RTSP_METHOD_COUNT; m++)
             if (missing & RTSP_METHOD_BIT(m))
                 findings_add(f, CHK_RTSP_PUBLIC, 0, 0, c->label,
@@ -1099,6 +1136,22 @@ static void flow_classify(struct pass *p, struct flow *f, const struct pkt *pk)
         struct binding *b = p->bindings[i];
         if (b->tcp)
             continue;
+        if (b->record) {
+            /* RECORD: the client sends from its ports to the server's. */
+            if (ep_same_ip(&f->src, &b->client_ip) && ep_same_ip(&f->dst, &b->server_ip) &&
+                (f->src.port == b->client_rtp || f->src.port == b->client_rtcp)) {
+                f->kind = f->src.port == b->client_rtp ? FLOW_RTP : FLOW_RTCP;
+                f->binding = b;
+                f->bound_by = "setup";
+                return;
+            }
+            if (ep_same_ip(&f->dst, &b->client_ip) && ep_same_ip(&f->src, &b->server_ip) &&
+                (f->dst.port == b->client_rtp || f->dst.port == b->client_rtcp)) {
+                f->kind = FLOW_IGNORED; /* receiver reports back to the recorder */
+                return;
+            }
+            continue;
+        }
         /* Server to client: bound by the client's ports (lab servers send
          * from a new port on every PLAY). */
         if (ep_same_ip(&f->dst, &b->client_ip) && ep_same_ip(&f->src, &b->server_ip)) {

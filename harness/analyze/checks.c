@@ -21,6 +21,7 @@ const struct check_def check_catalog[CHK_COUNT] = {
     [CHK_RTSP_SESSION_SHORT] = {"rtsp.session.length", "RFC 2326 3.4", S(FAIL, OFF), "session ids are at least 8 octets"},
     [CHK_RTSP_SESSION_UNKNOWN] = {"rtsp.session.unknown", "RFC 2326 11.3.3", S(FAIL, NOTE), "a request naming an unknown session gets 454"},
     [CHK_RTSP_TRANSPORT_MISSING] = {"rtsp.transport.missing", "RFC 2326 12.39", S(FAIL, NOTE), "SETUP and its 200 reply carry Transport"},
+    [CHK_RTSP_TRANSPORT_SYNTAX] = {"rtsp.transport.syntax", "RFC 2326 12.39", S(FAIL, WARN), "Transport headers follow the RFC 2326 grammar"},
     [CHK_RTSP_TRANSPORT_CHOICE] = {"rtsp.transport.choice", "RFC 2326 12.39", S(FAIL, WARN), "the reply's transport is one of those offered"},
     [CHK_RTSP_TRANSPORT_CLIENT_PORT] = {"rtsp.transport.client-port", "RFC 2326 12.39", S(FAIL, WARN), "the reply echoes client_port"},
     [CHK_RTSP_TRANSPORT_SERVER_PORT] = {"rtsp.transport.server-port", "RFC 2326 12.39", S(FAIL, OFF), "a UDP reply gives server_port as an even/odd pair"},

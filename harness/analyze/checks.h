@@ -44,6 +44,7 @@ enum check_id {
     CHK_RTSP_SESSION_SHORT,     /* rtsp.session.length: session id shorter than 8 octets */
     CHK_RTSP_SESSION_UNKNOWN,   /* rtsp.session.unknown: unknown session not answered 454 */
     CHK_RTSP_TRANSPORT_MISSING, /* rtsp.transport.missing: SETUP or its 200 reply without Transport */
+    CHK_RTSP_TRANSPORT_SYNTAX,  /* rtsp.transport.syntax: a Transport header that does not parse */
     CHK_RTSP_TRANSPORT_CHOICE,  /* rtsp.transport.choice: reply transport not among those offered */
     CHK_RTSP_TRANSPORT_CLIENT_PORT, /* rtsp.transport.client-port: client_port not echoed */
     CHK_RTSP_TRANSPORT_SERVER_PORT, /* rtsp.transport.server-port: server_port missing or not an even/odd pair */

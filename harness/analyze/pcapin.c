@@ -208,6 +208,7 @@ int pkt_decode(int dlt, const uint8_t *d, size_t caplen, size_t wirelen, struct 
                const char **why)
 {
     memset(p, 0, sizeof(*p));
+    p->data = d;
     p->caplen = caplen > UINT32_MAX ? UINT32_MAX : (uint32_t)caplen;
     p->wirelen = wirelen > UINT32_MAX ? UINT32_MAX : (uint32_t)wirelen;
     p->truncated = caplen < wirelen;

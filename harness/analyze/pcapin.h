@@ -59,6 +59,7 @@ struct pkt_endpoint {
 struct pkt {
     uint64_t frame;            /* 1-based frame number in the capture (0 from pkt_decode) */
     int64_t ts_ns;             /* capture time, ns since the Unix epoch (0 from pkt_decode) */
+    const uint8_t *data;       /* the frame as captured: caplen bytes, from the link header on */
     uint32_t caplen;           /* bytes captured */
     uint32_t wirelen;          /* bytes on the wire */
     uint8_t ip_version;        /* 4 or 6; 0 when no IP header was decoded */
