@@ -112,6 +112,7 @@ struct conn {
     size_t n_sessions;            /* entries used */
     uint32_t public_mask;         /* methods in Public, 0 when no OPTIONS reply */
     bool have_public;             /* an OPTIONS reply with Public was seen */
+    uint64_t public_frame;        /* that reply's frame */
     uint32_t answered_ok;         /* methods answered 2xx */
     int sdp_pt;                   /* PT of the last SDP's video, -1 */
     uint32_t sdp_clock;           /* its clock rate, 0 */
@@ -318,6 +319,8 @@ static void rtcp_in(struct pass *p, struct binding *b, const char *where, const 
 }
 
 /* ---------- RTSP ---------- */
+
+static bool looks_rtsp(const uint8_t *d, size_t n);
 
 static struct sess *sess_find(struct conn *c, struct wire_str id)
 {
@@ -769,6 +772,7 @@ static void on_response(struct pass *p, struct conn *c, const struct rtsp_msg *m
         if (pv && rtsp_parse_methods(*pv, &mask, &unknown, &err) >= 0) {
             c->have_public = true;
             c->public_mask = mask;
+            c->public_frame = frame;
         }
     }
     if (q.method == RTSP_METHOD_DESCRIBE && ok && msg->body.len)
@@ -862,6 +866,8 @@ static void dir_parse(struct pass *p, struct conn *c, int di, bool at_idle)
                 continue;
             }
         }
+        if (d->desync && (looks_rtsp(d->buf, d->len) || d->buf[0] == '$'))
+            d->desync = false; /* delivery resumed right at a message start */
         if (d->desync) {
             /* After a capture gap: skip to the next plausible message start. */
             size_t next = rtsp_resync((const char *)d->buf, d->len, 0);
@@ -898,7 +904,7 @@ static void dir_parse(struct pass *p, struct conn *c, int di, bool at_idle)
             }
             return;
         }
-        if (n < 0 && d->after_body && err.offset < 256) {
+        if (n < 0 && d->after_body && err.offset < 256 && !looks_rtsp(d->buf, d->len)) {
             /* Garbage right after a body: the body was longer than its
              * Content-Length said. */
             findings_add(f, CHK_RTSP_CONTENT_LENGTH, frame, 0, c->label,
@@ -1100,7 +1106,7 @@ static void conn_finish(struct pass *p, struct conn *c)
         uint32_t missing = c->answered_ok & ~c->public_mask & ~RTSP_METHOD_BIT(RTSP_METHOD_OPTIONS);
         for (unsigned m = 1; m < RTSP_METHOD_COUNT; m++)
             if (missing & RTSP_METHOD_BIT(m))
-                findings_add(f, CHK_RTSP_PUBLIC, 0, 0, c->label,
+                findings_add(f, CHK_RTSP_PUBLIC, c->public_frame, 0, c->label,
                              "%s was answered 200 but Public does not list it",
                              rtsp_method_name((enum rtsp_method)m));
     }
