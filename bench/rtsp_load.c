@@ -91,6 +91,7 @@ struct options {
     long server_pid;            /* sample this process's CPU over the window; 0 none */
     double keepalive_s;         /* GET_PARAMETER when a session's last request is this old */
     const char *dump_path;      /* per-frame CSV of the window; NULL none */
+    double poll_ms;             /* receivers sleep this long between polls; 0: wake per packet */
 };
 
 /* ------------------------------------------------------------- utilities */
@@ -228,6 +229,7 @@ struct rx_session {
     uint64_t bad_packets;      /* not RTP/JPEG, truncated, no timestamp (whole run) */
     uint64_t stray_packets;    /* packets in the window of a frame already finished */
     uint64_t rtcp_packets;     /* RTCP datagrams drained */
+    uint32_t socket_drops;     /* SO_RXQ_OVFL: datagrams our socket dropped (client overload) */
     struct frame_rec *frames;  /* frames finished in the window */
     size_t nframes;            /* entries used */
     size_t frames_cap;         /* entries allocated */
@@ -292,6 +294,7 @@ static _Atomic int64_t g_window_start_ns = INT64_MAX; /* CLOCK_REALTIME */
 static _Atomic int64_t g_window_end_ns = INT64_MAX;
 static atomic_bool g_rx_stop;
 static double g_ticks_per_frame; /* 90000 / fps */
+static long g_poll_ns;           /* receivers' pause between polls */
 static size_t g_dgram_max;       /* receive buffer per datagram */
 
 static void session_error(struct run *r, struct session *s, const char *fmt, ...)
@@ -452,6 +455,9 @@ static bool open_udp_pair(struct run *r, struct session *s)
         socklen_t gl = sizeof got;
         if (getsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &got, &gl) == 0)
             r->rcvbuf_effective = got;
+        /* datagrams the socket itself drops (a client too slow to read)
+         * must not pass for the server's loss */
+        setsockopt(fds[0], SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
         if (setsockopt(fds[0], SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0) {
             session_error(r, s, "SO_TIMESTAMPNS: %s", strerror(errno));
             close(fds[0]);
@@ -786,13 +792,13 @@ static void on_tcp_event(struct run *r, struct session *s, uint32_t events)
             return;
         char ex[400];
         escape_excerpt(s->in ? s->in : "", s->in ? s->in_len : 0, ex, sizeof ex);
+        const char *what = e ? strerror(e) : "closed by the server";
         if (s->state == S_PLAYING)
-            session_error(r, s, "server %s the RTSP connection while playing",
-                          e ? strerror(e) : "closed");
+            session_error(r, s, "RTSP connection %s while playing", what);
         else
-            session_error(r, s, "server %s the connection while we waited for the reply to %s "
-                          "(%zu bytes came: \"%s\")", e ? strerror(e) : "closed",
-                          state_request(s->state), s->in ? s->in_len : 0, ex);
+            session_error(r, s, "connection %s while we waited for the reply to %s "
+                          "(%zu bytes came: \"%s\")", what, state_request(s->state),
+                          s->in ? s->in_len : 0, ex);
         session_fail(r, s);
         return;
     }
@@ -948,7 +954,8 @@ struct rx_buffers {
     struct mmsghdr msgs[RECV_BATCH];    /* recvmmsg vector */
     struct iovec iov[RECV_BATCH];       /* one per message */
     union {
-        char buf[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(int)) + 64];
+        char buf[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(int)) +
+                 CMSG_SPACE(sizeof(uint32_t)) + 64];
         struct cmsghdr align;
     } ctrl[RECV_BATCH];                 /* timestamp and GRO segment size */
 };
@@ -988,6 +995,10 @@ static void rx_drain_rtp(struct rx_session *x, struct rx_buffers *b)
                     struct timespec ts;
                     memcpy(&ts, CMSG_DATA(c), sizeof ts);
                     arrival = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+                } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+                    uint32_t drops;
+                    memcpy(&drops, CMSG_DATA(c), sizeof drops);
+                    x->socket_drops = drops;
                 } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
                     int g;
                     memcpy(&g, CMSG_DATA(c), sizeof g);
@@ -1043,6 +1054,14 @@ static void *rx_main(void *arg)
     rx_prepare(b);
     struct epoll_event ev[512];
     while (!atomic_load_explicit(&g_rx_stop, memory_order_relaxed)) {
+        /* Arrival times come from the kernel, so reading late costs
+         * nothing but buffer space; sleeping between polls turns thousands
+         * of wake-ups a second into a few hundred larger batches and leaves
+         * the CPUs to the server on a small machine. */
+        if (g_poll_ns > 0) {
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = g_poll_ns};
+            nanosleep(&pause, NULL);
+        }
         int n = epoll_wait(t->epfd, ev, 512, 50);
         for (int i = 0; i < n; i++) {
             struct rx_session *x = &g_rx[ev[i].data.u64 >> 1];
@@ -1086,6 +1105,7 @@ struct results {
     uint64_t bad_packets;        /* not RTP/JPEG, truncated or untimestamped */
     uint64_t stray_packets;      /* after the frame's marker */
     uint64_t rtcp_packets;       /* RTCP datagrams */
+    uint64_t client_drops;       /* datagrams our own sockets dropped (whole run) */
     unsigned sessions_with_loss; /* sessions that lost at least one packet */
     unsigned sessions_below;     /* sessions below 99.9 % on time */
     double worst_session_rate;   /* lowest per-session on-time rate */
@@ -1132,6 +1152,7 @@ static bool compute_results(struct run *r, struct results *res)
         res->bad_packets += x->bad_packets;
         res->stray_packets += x->stray_packets;
         res->rtcp_packets += x->rtcp_packets;
+        res->client_drops += x->socket_drops;
         res->oom |= x->oom;
         if (x->src_started) {
             int64_t lost = rtp_source_lost(&x->src);
@@ -1304,6 +1325,8 @@ static void usage(FILE *out)
         "  --client-addr ADDR   address the UDP sockets bind to (default 127.0.0.1)\n"
         "  --client-port-base P first even UDP port tried (default 40000)\n"
         "  --server-pid PID     report that process's CPU over the window and its VmHWM\n"
+        "  --poll-ms MS         receivers sleep MS between polls (default 2; 0 wakes on\n"
+        "                       every packet); timestamps come from the kernel either way\n"
         "  --dump FILE          write every judged frame as CSV (session, k, arrival_ns,\n"
         "                       complete, lateness_ms) to FILE\n"
         "\n"
@@ -1317,11 +1340,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         .seconds = 10, .warmup_s = 3, .fps = 20, .threads = 2, .setup_rate = 200,
         .setup_parallel = 32, .rtsp_timeout_s = 10, .late_ms = 5, .rcvbuf_bytes = 2 << 20,
         .gro = false, .client_port_base = 40000, .client_addr = "127.0.0.1",
-        .keepalive_s = 25,
+        .keepalive_s = 25, .poll_ms = 2,
     };
     enum { O_URL = 256, O_SESSIONS, O_SECONDS, O_WARMUP, O_FPS, O_THREADS, O_JSON, O_LATE,
            O_RATE, O_PAR, O_TIMEOUT, O_KEEP, O_RCVBUF, O_GRO, O_NOGRO, O_OPTIONS, O_ADDR,
-           O_PORTBASE, O_PID, O_DUMP, O_HELP };
+           O_PORTBASE, O_PID, O_DUMP, O_POLL, O_HELP };
     static const struct option lo[] = {
         {"url", required_argument, NULL, O_URL},
         {"sessions", required_argument, NULL, O_SESSIONS},
@@ -1343,6 +1366,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"client-port-base", required_argument, NULL, O_PORTBASE},
         {"server-pid", required_argument, NULL, O_PID},
         {"dump", required_argument, NULL, O_DUMP},
+        {"poll-ms", required_argument, NULL, O_POLL},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1373,6 +1397,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case O_PORTBASE: ok = parse_uint(optarg, 1024, 65534, &u); o->client_port_base = (unsigned)(u & ~1ul); break;
         case O_PID: ok = parse_uint(optarg, 1, LONG_MAX, &u); o->server_pid = (long)u; break;
         case O_DUMP: o->dump_path = optarg; break;
+        case O_POLL: ok = parse_double(optarg, 0, 100, &o->poll_ms); break;
         case O_HELP: usage(stdout); exit(0);
         default:
             fprintf(stderr, "rtsp-load: unknown option or missing value: %s\n", argv[optind - 1]);
@@ -1475,7 +1500,7 @@ static void raise_limits(const struct options *o)
 }
 
 static void print_results(const struct run *r, const struct results *res, double setup_s,
-                          double client_cpu_pct, double server_cpu_s, long server_hwm_kib,
+                          double sample_s, double client_cpu_pct, double server_cpu_s, long server_hwm_kib,
                           double machine_cpu_pct)
 {
     const struct options *o = &r->opt;
@@ -1494,6 +1519,7 @@ static void print_results(const struct run *r, const struct results *res, double
         else
             printf("null");
         printf(", ");
+        printf("\"cpu_sample_seconds\": %.3f, ", sample_s);
         printf("\"setup_seconds\": %.3f, \"warmup_seconds\": %.3f, \"window_seconds\": %.3f, "
                "\"fps\": %.3f, \"late_ms\": %.3f, \"threads\": %u, \"gro\": %s, "
                "\"rcvbuf_bytes\": %d, ",
@@ -1509,10 +1535,11 @@ static void print_results(const struct run *r, const struct results *res, double
                res->lateness_ms[0], res->lateness_ms[1], res->lateness_ms[2], res->lateness_ms[3]);
         printf("\"packets_received\": %" PRIu64 ", \"packets_lost\": %" PRId64
                ", \"bad_packets\": %" PRIu64 ", \"stray_packets\": %" PRIu64
-               ", \"rtcp_packets\": %" PRIu64 ", \"sessions_with_loss\": %u"
+               ", \"rtcp_packets\": %" PRIu64 ", \"client_socket_drops\": %" PRIu64
+               ", \"sessions_with_loss\": %u"
                ", \"sessions_below_999\": %u, \"worst_session_on_time_rate\": %.6f, ",
                res->packets_received, res->packets_lost, res->bad_packets, res->stray_packets,
-               res->rtcp_packets, res->sessions_with_loss, res->sessions_below,
+               res->rtcp_packets, res->client_drops, res->sessions_with_loss, res->sessions_below,
                res->worst_session_rate);
         printf("\"teardown_ok\": %u, \"teardown_failed\": %u, \"client_cpu_pct\": %.2f, "
                "\"machine_cpus\": %ld, \"machine_cpu_pct\": ",
@@ -1524,7 +1551,7 @@ static void print_results(const struct run *r, const struct results *res, double
         if (o->server_pid) {
             printf(", \"server_pid\": %ld, \"server_cpu_seconds\": ", o->server_pid);
             if (server_cpu_s >= 0)
-                printf("%.3f, \"server_cpu_pct\": %.2f", server_cpu_s, 100.0 * server_cpu_s / o->seconds);
+                printf("%.3f, \"server_cpu_pct\": %.2f", server_cpu_s, 100.0 * server_cpu_s / sample_s);
             else
                 printf("null, \"server_cpu_pct\": null");
             printf(", \"server_vmhwm_kib\": ");
@@ -1553,16 +1580,18 @@ static void print_results(const struct run *r, const struct results *res, double
            "bad %" PRIu64 ", stray %" PRIu64 ", rtcp %" PRIu64 "\n",
            res->packets_received, res->packets_lost, res->sessions_with_loss, res->bad_packets,
            res->stray_packets, res->rtcp_packets);
-    printf("client              %u threads, GRO %s, SO_RCVBUF %d, CPU %.1f %% of a core\n",
-           o->threads, r->gro_active ? "on" : "off", r->rcvbuf_effective, client_cpu_pct);
+    printf("client              %u threads, GRO %s, SO_RCVBUF %d, CPU %.1f %% of a core, "
+           "%" PRIu64 " datagrams dropped by our sockets%s\n",
+           o->threads, r->gro_active ? "on" : "off", r->rcvbuf_effective, client_cpu_pct,
+           res->client_drops, res->client_drops ? " (the client fell behind)" : "");
     if (machine_cpu_pct >= 0)
         printf("machine             %ld CPUs, %.1f %% of a core busy in all over the window\n",
                sysconf(_SC_NPROCESSORS_ONLN), machine_cpu_pct);
     if (o->server_pid) {
         if (server_cpu_s >= 0)
             printf("server pid %-8ld CPU %.1f %% of a core (%.4f %% per session)",
-                   o->server_pid, 100.0 * server_cpu_s / o->seconds,
-                   r->established ? 100.0 * server_cpu_s / o->seconds / r->established : 0.0);
+                   o->server_pid, 100.0 * server_cpu_s / sample_s,
+                   r->established ? 100.0 * server_cpu_s / sample_s / r->established : 0.0);
         else
             printf("server pid %-8ld CPU unknown", o->server_pid);
         if (server_hwm_kib >= 0)
@@ -1589,6 +1618,7 @@ int main(int argc, char **argv)
     const unsigned n = r->opt.sessions;
     g_ticks_per_frame = RTP_CLOCK_HZ / r->opt.fps;
     g_dgram_max = r->opt.gro ? GRO_DGRAM_MAX : RTP_DGRAM_MAX;
+    g_poll_ns = (long)(r->opt.poll_ms * 1e6);
     r->next_udp_port = r->opt.client_port_base;
     r->sess = calloc(n, sizeof *r->sess);
     r->rx = calloc(n, sizeof *r->rx);
@@ -1664,11 +1694,13 @@ int main(int argc, char **argv)
     atomic_store(&g_window_end_ns, t1);
     atomic_store(&g_window_start_ns, t0);
     double cpu0 = 0, cpu1 = 0, srv0 = -1, srv1 = -1, mach0 = -1, mach1 = -1;
+    int64_t sample0_ns = 0, sample1_ns = 0; /* CLOCK_MONOTONIC of the two samples */
     bool sampled0 = false, sampled1 = false;
     int64_t stop_at = t1 + 100000000; /* 100 ms for the window's last packets to be read */
     for (;;) {
         int64_t now = clock_ns(CLOCK_REALTIME);
         if (!sampled0 && now >= t0) {
+            sample0_ns = clock_ns(CLOCK_MONOTONIC);
             cpu0 = rusage_cpu_s();
             mach0 = machine_busy_s();
             if (r->opt.server_pid)
@@ -1676,6 +1708,7 @@ int main(int argc, char **argv)
             sampled0 = true;
         }
         if (!sampled1 && now >= t1) {
+            sample1_ns = clock_ns(CLOCK_MONOTONIC);
             mach1 = machine_busy_s();
             cpu1 = rusage_cpu_s();
             if (r->opt.server_pid)
@@ -1706,7 +1739,12 @@ int main(int argc, char **argv)
             last_deadline_check = mono;
         }
     }
-    double client_cpu_pct = 100.0 * (cpu1 - cpu0) / r->opt.seconds;
+    /* rates over the time that really passed between the two samples: on
+     * a starved machine this thread samples late */
+    double sample_s = (double)(sample1_ns - sample0_ns) / 1e9;
+    if (sample_s <= 0)
+        sample_s = r->opt.seconds;
+    double client_cpu_pct = 100.0 * (cpu1 - cpu0) / sample_s;
     long server_hwm = r->opt.server_pid ? proc_vmhwm_kib(r->opt.server_pid) : -1;
     double server_cpu = srv0 >= 0 && srv1 >= 0 ? srv1 - srv0 : -1;
 
@@ -1747,8 +1785,12 @@ int main(int argc, char **argv)
     }
     if (res.oom)
         fprintf(stderr, "rtsp-load: warning: out of memory, some frame records were dropped\n");
-    double machine_pct = mach0 >= 0 && mach1 >= 0 ? 100.0 * (mach1 - mach0) / r->opt.seconds : -1;
-    print_results(r, &res, setup_s, client_cpu_pct, server_cpu, server_hwm, machine_pct);
+    if (res.client_drops)
+        fprintf(stderr, "rtsp-load: warning: our sockets dropped %" PRIu64 " datagrams: the "
+                "client fell behind, losses are not all the server's\n", res.client_drops);
+    double machine_pct = mach0 >= 0 && mach1 >= 0 ? 100.0 * (mach1 - mach0) / sample_s : -1;
+    print_results(r, &res, setup_s, sample_s, client_cpu_pct, server_cpu, server_hwm,
+                  machine_pct);
     fflush(stdout);
     if (r->total_errors > MAX_PRINTED_ERRORS)
         fprintf(stderr, "rtsp-load: ... %u session errors in all\n", r->total_errors);
