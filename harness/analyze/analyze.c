@@ -23,6 +23,8 @@
 #define MAX_CHUNKS 64           /* frame markers kept per direction buffer */
 #define MAX_SESSIONS_PER_CONN 16 /* sessions tracked per connection */
 #define MAX_FLOWS 65536         /* UDP flows tracked */
+#define GSO_MIN_DATAGRAM 1472   /* larger UDP payloads do not fit one 1500-byte Ethernet packet */
+#define GSO_MAX_SEGMENT 9000    /* a GSO segment fits a jumbo frame */
 
 enum sess_state { SS_INIT, SS_READY, SS_PLAYING };
 
@@ -1203,11 +1205,14 @@ static void flow_classify(struct pass *p, struct flow *f, const struct pkt *pk)
  * sequence number. Returns that size, or 0 when the datagram is one packet. */
 static size_t gso_segment_size(const uint8_t *d, size_t len)
 {
-    if (len < 2 * 12 + 2 || (d[0] & 0xC0) != 0x80)
+    /* Only a datagram too big for one packet on an Ethernet path can be a
+     * GSO send; the segment is at most a jumbo frame's payload. */
+    if (len <= GSO_MIN_DATAGRAM || (d[0] & 0xC0) != 0x80)
         return 0;
     uint32_t ssrc = (uint32_t)d[8] << 24 | (uint32_t)d[9] << 16 | (uint32_t)d[10] << 8 | d[11];
     uint16_t seq = (uint16_t)(d[2] << 8 | d[3]);
-    for (size_t seg = 13; seg + 12 <= len; seg++) {
+    size_t max_seg = len / 2 < GSO_MAX_SEGMENT ? len / 2 : GSO_MAX_SEGMENT;
+    for (size_t seg = 13; seg <= max_seg; seg++) {
         const uint8_t *h = d + seg;
         if ((h[0] & 0xC0) != 0x80 || (h[1] & 0x7F) != (d[1] & 0x7F))
             continue;
@@ -1390,6 +1395,9 @@ static void on_tcp_gap(void *ctx, struct tcpreasm_conn *tc, int dir, const struc
     conn_gap(p, c, dir, g->missing_bytes, g->frame);
 }
 
+static int analyze_open(struct pcapin *in, const char *path, const struct analyze_opts *opts,
+                        struct analysis **out, char *err, size_t err_cap);
+
 int analyze_file(const char *path, const struct analyze_opts *opts, struct analysis **out,
                  char *err, size_t err_cap)
 {
@@ -1400,6 +1408,27 @@ int analyze_file(const char *path, const struct analyze_opts *opts, struct analy
         pcapin_close(&in);
         return -1;
     }
+    return analyze_open(&in, path, opts, out, err, err_cap);
+}
+
+int analyze_stream(FILE *fp, const char *name, const struct analyze_opts *opts,
+                   struct analysis **out, char *err, size_t err_cap)
+{
+    struct pcapin in;
+    *out = NULL;
+    if (pcapin_open_stream(&in, fp, name) != 0) {
+        snprintf(err, err_cap, "%s", pcapin_error(&in));
+        pcapin_close(&in);
+        return -1;
+    }
+    return analyze_open(&in, name, opts, out, err, err_cap);
+}
+
+/* The pass over an open capture; closes it. */
+static int analyze_open(struct pcapin *inp, const char *path, const struct analyze_opts *opts,
+                        struct analysis **out, char *err, size_t err_cap)
+{
+    struct pcapin in = *inp;
     struct analysis *a = calloc(1, sizeof *a);
     struct pass *p = calloc(1, sizeof *p);
     if (!a || !p) {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "checks.h"
 #include "pcapin.h"
@@ -90,6 +91,10 @@ struct analysis {
  * goes and the error becomes a finding. */
 int analyze_file(const char *path, const struct analyze_opts *opts, struct analysis **out,
                  char *err, size_t err_cap);
+/* Same from an open, seekable stream (fmemopen for the fuzzer); name is
+ * used in messages. The stream is closed. */
+int analyze_stream(FILE *fp, const char *name, const struct analyze_opts *opts,
+                   struct analysis **out, char *err, size_t err_cap);
 void analysis_free(struct analysis *a);
 
 /* true when a finding of severity fail exists under a->profile. */

@@ -85,7 +85,8 @@ struct pkt {
  * fragment or is cut before its transport header: p->why (and *why when
  * why is not NULL) then says which, and p is filled as far as decoding
  * went (p->ip_version, addresses, p->truncated). Never reads beyond
- * caplen. Does not set p->frame or p->ts_ns. */
+ * caplen. p->frame and p->ts_ns are left 0 for the caller (pcapin_next
+ * sets them). */
 int pkt_decode(int dlt, const uint8_t *data, size_t caplen, size_t wirelen, struct pkt *p,
                const char **why);
 
@@ -104,6 +105,7 @@ bool pkt_endpoint_eq(const struct pkt_endpoint *a, const struct pkt_endpoint *b)
 /* An open capture file. Fields are read-only for the caller. */
 struct pcapin {
     pcap_t *pcap;              /* libpcap handle; NULL when closed */
+    char *iobuf;               /* stdio buffer of the file opened by pcapin_open */
     int dlt;                   /* link type of every frame (libpcap's DLT value) */
     const char *format;        /* "pcap" or "pcapng", from the file's magic */
     uint64_t frames;           /* frames read so far; the last one returned has this number */

@@ -82,6 +82,7 @@ const char *tcpreasm_gap_reason_name(enum tcpreasm_gap_reason r)
     case TCPREASM_GAP_RST: return "rst";
     case TCPREASM_GAP_FLUSH: return "flush";
     case TCPREASM_GAP_SNAPLEN: return "snaplen";
+    case TCPREASM_GAP_ACKED: return "acked";
     }
     return "?";
 }
@@ -99,8 +100,8 @@ struct tcpreasm *tcpreasm_new(const struct tcpreasm_opts *o, const struct tcprea
         bad = "window_bytes must be between 1 and 1 GiB";
     else if (o->max_segments == 0)
         bad = "max_segments must be at least 1";
-    else if (o->max_conns == 0 || o->max_conns > ((size_t)1 << 28))
-        bad = "max_conns must be between 1 and 2^28";
+    else if (o->max_conns == 0 || o->max_conns > ((size_t)1 << 24))
+        bad = "max_conns must be between 1 and 2^24";
     else if (o->max_buffered_bytes == 0)
         bad = "max_buffered_bytes must be at least 1";
     if (bad) {
@@ -145,12 +146,14 @@ static uint64_t mix64(uint64_t h)
     return h;
 }
 
+/* Cheap on purpose (it runs for every packet); pair_hash mixes the sum. */
 static uint64_t ep_hash(const struct pkt_endpoint *e)
 {
     uint64_t a, b;
     memcpy(&a, e->addr, 8);
     memcpy(&b, e->addr + 8, 8);
-    return mix64(a ^ mix64(b ^ ((uint64_t)e->port << 8 | e->family)));
+    return (a ^ (b * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)e->port << 32 | e->family)) *
+           0xff51afd7ed558ccdull;
 }
 
 /* The same for both directions of a connection. */
@@ -624,13 +627,22 @@ struct tcpreasm_conn *tcpreasm_packet(struct tcpreasm *r, const struct pkt *p)
     }
     maybe_end(r, c, dir, p->frame);
 
-    /* The peer acknowledging our FIN has everything before it: holes left
-     * are the capture's, so give them up now. */
+    /* What the peer acknowledges it has received: a hole it covers was
+     * lost by the capture, not the network (a retransmission would come
+     * before the acknowledgment), so give it up now rather than when the
+     * window fills. Likewise for everything before an acknowledged FIN. */
     int o = !dir;
-    if (ack && c->pub.dir[o].fin && !c->pub.dir[o].ended &&
-        (int32_t)(p->tcp_ack - (c->half[o].fin_seq + 1)) >= 0) {
-        flush_half(r, c, o, TCPREASM_GAP_FIN, p->frame, p->ts_ns);
-        end_dir(r, c, o, false, p->frame);
+    struct half *oh = &c->half[o];
+    if (ack && oh->started && !c->pub.dir[o].ended) {
+        while (oh->head && (int32_t)(p->tcp_ack - oh->head->seq) >= 0 &&
+               (int32_t)(p->tcp_ack - oh->next_seq) <= (int32_t)TCPREASM_MAX_WINDOW_BYTES)
+            skip_to_head(r, c, o, TCPREASM_GAP_ACKED, p->frame, p->ts_ns);
+        if (c->pub.dir[o].fin && (int32_t)(p->tcp_ack - (oh->fin_seq + 1)) >= 0) {
+            flush_half(r, c, o, TCPREASM_GAP_FIN, p->frame, p->ts_ns);
+            end_dir(r, c, o, false, p->frame);
+        } else {
+            maybe_end(r, c, o, p->frame);
+        }
     }
     if (c->pub.dir[0].ended && c->pub.dir[1].ended)
         mark_closed(r, c);

@@ -9,12 +9,13 @@
  * Segments ahead of a hole are copied into a bounded per-direction buffer.
  *
  * A hole the capture never fills (the capture lost the segment) does not
- * stall delivery: when the data after it outgrows the window (buffered
- * bytes or segments above the limits, or a segment arriving more than the
- * window ahead of the hole), when the direction's FIN is acknowledged or
- * the connection is reset, or at tcpreasm_flush_all(), on_gap reports the
- * missing bytes and where they were detected, and delivery resumes at the
- * next buffered segment. A segment more than the window ahead with nothing
+ * stall delivery: when the peer acknowledges bytes beyond the hole (it got
+ * them, so the capture lost them), when the data after it outgrows the
+ * window (buffered bytes or segments above the limits, or a segment
+ * arriving more than the window ahead of the hole), when the direction's
+ * FIN is acknowledged or the connection is reset, or at
+ * tcpreasm_flush_all(), on_gap reports the missing bytes and where they
+ * were detected, and delivery resumes at the next buffered segment. A segment more than the window ahead with nothing
  * buffered leading to it (a capture that lost megabytes, or a hostile
  * sequence number) is a gap as well: the stream jumps to it, so memory
  * never grows with the distance. Segments more than 2^31 behind or ahead
@@ -49,7 +50,7 @@
 struct tcpreasm_opts {
     size_t window_bytes;       /* out-of-order bytes buffered per direction; also how far ahead a segment may start */
     size_t max_segments;       /* out-of-order segments buffered per direction */
-    size_t max_conns;          /* connections in the table at once */
+    size_t max_conns;          /* connections in the table at once (at most 2^24) */
     size_t max_buffered_bytes; /* out-of-order bytes buffered over all connections */
 };
 
@@ -61,6 +62,7 @@ enum tcpreasm_gap_reason {
     TCPREASM_GAP_RST,     /* the connection was reset with bytes missing */
     TCPREASM_GAP_FLUSH,   /* end of capture (or connection abandoned) with bytes missing */
     TCPREASM_GAP_SNAPLEN, /* the capture's snap length cut the segment */
+    TCPREASM_GAP_ACKED,   /* the peer acknowledged bytes the capture does not have */
 };
 
 /* One delivered piece of a direction's byte stream. */
@@ -170,7 +172,7 @@ void tcpreasm_free(struct tcpreasm *r);
 /* Counters; valid until tcpreasm_free. */
 const struct tcpreasm_stats *tcpreasm_stats(const struct tcpreasm *r);
 
-/* "window", "jump", "fin", "rst", "flush", "snaplen". */
+/* "window", "jump", "fin", "rst", "flush", "snaplen", "acked". */
 const char *tcpreasm_gap_reason_name(enum tcpreasm_gap_reason r);
 
 #endif
