@@ -18,7 +18,7 @@
 #include "tcpreasm.h"
 
 #define MAX_HEADERS 64          /* headers per RTSP message */
-#define MAX_PENDING 64          /* requests awaiting a response per connection */
+#define MAX_PENDING 16          /* requests awaiting a response per connection */
 #define MAX_BINDINGS 8192       /* SETUP bindings tracked */
 #define MAX_CHUNKS 64           /* frame markers kept per direction buffer */
 #define MAX_SESSIONS_PER_CONN 16 /* sessions tracked per connection */
@@ -1038,7 +1038,7 @@ static void conn_data(struct pass *p, struct conn *c, int di, const uint8_t *dat
 {
     struct dir *d = &c->dirs[di];
     if (d->len + n > d->cap) {
-        size_t cap = d->cap ? d->cap : 65536;
+        size_t cap = d->cap ? d->cap : 4096;
         while (cap < d->len + n)
             cap *= 2;
         if (cap > 2 * (size_t)ANALYZE_MAX_MESSAGE + 65536) {
@@ -1048,7 +1048,7 @@ static void conn_data(struct pass *p, struct conn *c, int di, const uint8_t *dat
             d->len = 0;
             d->n_chunks = 0;
             d->desync = true;
-            cap = d->cap ? d->cap : 65536;
+            cap = d->cap ? d->cap : 4096;
             while (cap < n)
                 cap *= 2;
         }
