@@ -400,9 +400,12 @@ int pcapin_open_stream(struct pcapin *in, FILE *fp, const char *name)
     return 0;
 }
 
-/* libpcap reads through stdio, a record header and its data at a time; a
- * large buffer turns that into one read(2) per megabyte. */
-#define PCAPIN_IOBUF_BYTES (1 << 20)
+/* libpcap reads through stdio, a record header and its data at a time. A
+ * 64 KiB buffer means few read(2) calls while the buffer stays in cache:
+ * measured on a 1.8 GB capture, 1 MiB buffers made the whole analysis 2.5x
+ * slower (every byte copied through memory twice), 4 KiB (stdio's default)
+ * and 16 KiB cost more system time. */
+#define PCAPIN_IOBUF_BYTES (64 << 10)
 
 int pcapin_open(struct pcapin *in, const char *path)
 {
