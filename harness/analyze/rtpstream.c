@@ -26,7 +26,7 @@
 #define DEFAULT_VIDEO_CLOCK 90000u
 
 #define SEQ_BITMAP_BYTES (RTP_SEQ_MOD / 8) /* one bit per sequence number */
-#define FRAME_BUF_INITIAL (256u * 1024u)    /* depacketizer buffer to start with; grows to the largest frame */
+#define FRAME_BUF_INITIAL (32u * 1024u)     /* depacketizer buffer to start with; grows to the largest frame (small: hostile captures may hold thousands of streams) */
 #define FRAME_BUF_MAX (RTPJPEG_JFIF_HEADER_MAX + RTPJPEG_MAX_SCAN + 2u)
 #define DECODE_MAX_SIDE 16384               /* larger claimed JPEGs are not decoded (not counted as decoded) */
 
