@@ -121,6 +121,12 @@ struct conn {
     double sdp_fps;               /* its a=framerate, 0 */
     uint32_t channels_used;       /* interleaved channels bound (bits 0..31) */
     char label[140];              /* "client -> server" for findings */
+    struct istream {
+        uint8_t channel;          /* interleaved channel */
+        uint32_t ssrc;            /* SSRC as in the packets */
+        size_t stream;            /* index in analysis->streams */
+    } istreams[16];               /* RTP streams carried on this connection */
+    size_t n_istreams;            /* entries used */
 };
 
 /* A UDP flow (5-tuple, one direction). */
@@ -156,16 +162,6 @@ static bool ep_same_ip(const struct pkt_endpoint *x, const struct pkt_endpoint *
     return x->family == y->family && memcmp(x->addr, y->addr, 16) == 0;
 }
 
-static bool ep_eq(const struct pkt_endpoint *x, const struct pkt_endpoint *y)
-{
-    return pkt_endpoint_eq(x, y);
-}
-
-static void ep_text(const struct pkt_endpoint *e, char *buf, size_t cap)
-{
-    pkt_endpoint_format(e, buf, cap);
-}
-
 static void copy_str(char *dst, size_t cap, struct wire_str s)
 {
     size_t n = s.len < cap - 1 ? s.len : cap - 1;
@@ -195,13 +191,13 @@ static size_t stream_new(struct pass *p, const struct flow *f, bool interleaved,
     s->interleaved = interleaved;
     s->channel = channel;
     if (f) {
-        ep_text(&f->src, s->src, sizeof s->src);
-        ep_text(&f->dst, s->dst, sizeof s->dst);
+        pkt_endpoint_format(&f->src, s->src, sizeof s->src);
+        pkt_endpoint_format(&f->dst, s->dst, sizeof s->dst);
     } else if (c) {
         const struct pkt_endpoint *server = c->client_dir == 0 ? &c->b : &c->a;
         const struct pkt_endpoint *client = c->client_dir == 0 ? &c->a : &c->b;
-        ep_text(server, s->src, sizeof s->src);
-        ep_text(client, s->dst, sizeof s->dst);
+        pkt_endpoint_format(server, s->src, sizeof s->src);
+        pkt_endpoint_format(client, s->dst, sizeof s->dst);
     }
     if (b && b->sess)
         snprintf(s->session, sizeof s->session, "%s", b->sess->id);
@@ -240,38 +236,35 @@ static void rtp_in(struct pass *p, struct flow *f, struct conn *c, int channel, 
     uint32_t ssrc = len >= 12 ? ((uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 |
                                  (uint32_t)pkt[10] << 8 | pkt[11])
                               : 0;
-    static size_t scratch_streams[8];
-    static uint32_t scratch_ssrcs[8];
-    size_t *streams = f ? f->streams : scratch_streams;
-    uint32_t *ssrcs = f ? f->ssrcs : scratch_ssrcs;
-    size_t n = f ? f->n_streams : 0;
     size_t idx = SIZE_MAX;
     if (!f) {
-        /* Interleaved: the binding holds the streams. */
-        for (size_t i = 0; b && i < b->n_streams; i++) {
-            struct analyze_stream *s = &p->a->streams[b->streams[i]];
-            if (s->channel == channel && rtp_stream_metrics(s->rtp)->ssrc == ssrc &&
-                rtp_stream_metrics(s->rtp)->packets > 0) {
-                idx = b->streams[i];
+        /* Interleaved: the connection keys its streams by channel and SSRC. */
+        size_t on_channel = 0;
+        for (size_t i = 0; i < c->n_istreams; i++) {
+            if (c->istreams[i].channel != channel)
+                continue;
+            on_channel++;
+            if (c->istreams[i].ssrc == ssrc) {
+                idx = c->istreams[i].stream;
                 break;
             }
         }
         if (idx == SIZE_MAX) {
-            size_t on_channel = 0;
-            for (size_t i = 0; b && i < b->n_streams; i++)
-                if (p->a->streams[b->streams[i]].channel == channel)
-                    on_channel++;
+            if (c->n_istreams == sizeof c->istreams / sizeof c->istreams[0])
+                return;
             idx = stream_new(p, NULL, true, channel, ssrc, b, bound_by, c);
             if (idx == SIZE_MAX)
                 return;
+            c->istreams[c->n_istreams++] = (struct istream){(uint8_t)channel, ssrc, idx};
             if (on_channel)
                 findings_add(&p->a->findings, CHK_RTP_SSRC_CHANGE, frame, 0, c->label,
                              "interleaved channel %d: a new SSRC 0x%08x", channel, ssrc);
         }
     } else {
+        size_t n = f->n_streams;
         for (size_t i = 0; i < n; i++)
-            if (ssrcs[i] == ssrc) {
-                idx = streams[i];
+            if (f->ssrcs[i] == ssrc) {
+                idx = f->streams[i];
                 break;
             }
         if (idx == SIZE_MAX) {
@@ -282,11 +275,11 @@ static void rtp_in(struct pass *p, struct flow *f, struct conn *c, int channel, 
                 return;
             if (n > 0) {
                 char where[160], s1[64], s2[64];
-                ep_text(&f->src, s1, sizeof s1);
-                ep_text(&f->dst, s2, sizeof s2);
+                pkt_endpoint_format(&f->src, s1, sizeof s1);
+                pkt_endpoint_format(&f->dst, s2, sizeof s2);
                 snprintf(where, sizeof where, "%s -> %s", s1, s2);
                 findings_add(&p->a->findings, CHK_RTP_SSRC_CHANGE, frame, 0, where,
-                             "SSRC changed from 0x%08x to 0x%08x within one flow", ssrcs[n - 1],
+                             "SSRC changed from 0x%08x to 0x%08x within one flow", f->ssrcs[n - 1],
                              ssrc);
             }
             f->streams[n] = idx;
@@ -321,8 +314,6 @@ static void rtcp_in(struct pass *p, struct binding *b, const char *where, const 
 }
 
 /* ---------- RTSP ---------- */
-
-static bool looks_rtsp(const uint8_t *d, size_t n);
 
 static struct sess *sess_find(struct conn *c, struct wire_str id)
 {
@@ -868,7 +859,7 @@ static void dir_parse(struct pass *p, struct conn *c, int di, bool at_idle)
                 continue;
             }
         }
-        if (d->desync && (looks_rtsp(d->buf, d->len) || d->buf[0] == '$'))
+        if (d->desync && (rtsp_plausible_start((const char *)d->buf, d->len) || d->buf[0] == '$'))
             d->desync = false; /* delivery resumed right at a message start */
         if (d->desync) {
             /* After a capture gap: skip to the next plausible message start. */
@@ -906,7 +897,7 @@ static void dir_parse(struct pass *p, struct conn *c, int di, bool at_idle)
             }
             return;
         }
-        if (n < 0 && d->after_body && err.offset < 256 && !looks_rtsp(d->buf, d->len)) {
+        if (n < 0 && d->after_body && err.offset < 256 && !rtsp_plausible_start((const char *)d->buf, d->len)) {
             /* Garbage right after a body: the body was longer than its
              * Content-Length said. */
             findings_add(f, CHK_RTSP_CONTENT_LENGTH, frame, 0, c->label,
@@ -1000,36 +991,11 @@ static struct conn *conn_new(struct pass *p, const struct pkt_endpoint *a, const
     memset(ac, 0, sizeof *ac);
     /* Until a request shows the direction: the side on a well-known port is the server. */
     bool b_server = b->port == 554 || b->port == 8554 || !(a->port == 554 || a->port == 8554);
-    ep_text(b_server ? a : b, ac->client, sizeof ac->client);
-    ep_text(b_server ? b : a, ac->server, sizeof ac->server);
+    pkt_endpoint_format(b_server ? a : b, ac->client, sizeof ac->client);
+    pkt_endpoint_format(b_server ? b : a, ac->server, sizeof ac->server);
     snprintf(c->label, sizeof c->label, "%s -> %s", ac->client, ac->server);
     p->conns[p->n_conns++] = c;
     return c;
-}
-
-/* A request line with bare LF, or a bare file name as its URI (the Java
- * lab sends CRLF): the lab dialect. */
-static bool looks_lab_request(const uint8_t *buf, size_t len)
-{
-    const uint8_t *eol = memchr(buf, '\n', len);
-    if (!eol)
-        return false;
-    size_t line = (size_t)(eol - buf);
-    if (line == 0 || buf[line - 1] != '\r')
-        return line > 0 && memchr(buf, ' ', line) != NULL && memcmp(buf, "RTSP/", 5) != 0;
-    const uint8_t *sp = memchr(buf, ' ', line);
-    if (!sp || memcmp(buf, "RTSP/", 5) == 0)
-        return false;
-    const uint8_t *uri = sp + 1;
-    size_t rest = (size_t)(eol - uri);
-    const uint8_t *uri_end = memchr(uri, ' ', rest);
-    size_t n = uri_end ? (size_t)(uri_end - uri) : rest;
-    if (n == 1 && uri[0] == '*')
-        return false;
-    for (size_t i = 0; i + 3 <= n; i++)
-        if (memcmp(uri + i, "://", 3) == 0)
-            return false;
-    return true;
 }
 
 /* Bytes of one direction, in order. */
@@ -1067,18 +1033,17 @@ static void conn_data(struct pass *p, struct conn *c, int di, const uint8_t *dat
     d->chunks[d->n_chunks++] = (struct chunk){d->len, frame, ts_ns};
     memcpy(d->buf + d->len, data, n);
     d->len += n;
-    if (!c->decided && !c->lab && looks_lab_request(d->buf, d->len)) {
+    if (!c->decided && !c->lab && rtsp_request_looks_lab((const char *)d->buf, d->len)) {
         /* Lab requests end without a blank line: decide before parsing, so
          * the segment's end can end the message. */
         c->lab = true;
         c->decided = true;
         p->a->connections[c->index].lab = true;
     }
-    dir_parse(p, c, di, false);
     /* Lab replies and requests have no final blank line: a segment's end
-     * is the end of the message when the connection speaks the lab dialect. */
-    if (d->len && (c->lab || !c->decided))
-        dir_parse(p, c, di, c->lab);
+     * is the end of the message when the connection speaks the lab dialect
+     * (decided above, from the first request line). */
+    dir_parse(p, c, di, c->lab);
 }
 
 static void conn_gap(struct pass *p, struct conn *c, int di, uint64_t bytes, uint64_t frame)
@@ -1240,7 +1205,7 @@ static void udp_in(struct pass *p, const struct pkt *pk)
 {
     size_t h = flow_hash(&pk->src, &pk->dst);
     struct flow *f = p->flow_hash[h];
-    while (f && !(ep_eq(&f->src, &pk->src) && ep_eq(&f->dst, &pk->dst)))
+    while (f && !(pkt_endpoint_eq(&f->src, &pk->src) && pkt_endpoint_eq(&f->dst, &pk->dst)))
         f = f->next;
     if (!f) {
         if (p->n_flows == MAX_FLOWS) {
@@ -1278,8 +1243,8 @@ static void udp_in(struct pass *p, const struct pkt *pk)
                pk->frame);
     } else if (f->kind == FLOW_RTCP) {
         char where[160], s1[64], s2[64];
-        ep_text(&f->src, s1, sizeof s1);
-        ep_text(&f->dst, s2, sizeof s2);
+        pkt_endpoint_format(&f->src, s1, sizeof s1);
+        pkt_endpoint_format(&f->dst, s2, sizeof s2);
         snprintf(where, sizeof where, "%s -> %s (RTCP)", s1, s2);
         rtcp_in(p, f->binding, where, pk->payload, pk->payload_len, pk->frame);
     }
@@ -1340,59 +1305,35 @@ void analysis_free(struct analysis *a)
 
 /* ---------- TCP reassembly callbacks ---------- */
 
-static void on_tcp_open(void *ctx, struct tcpreasm_conn *tc, const struct pkt *pk)
-{
-    (void)pk;
-    struct pass *p = ctx;
-    tc->user = NULL; /* created lazily when RTSP bytes come */
-    (void)p;
-}
+/* Marks a TCP connection that is not RTSP, so later bytes are skipped. */
+static char not_rtsp;
 
 /* A connection carries RTSP when one side's first bytes start a request or
- * a response (or an interleaved frame). Other TCP is not ours. */
-static bool looks_rtsp(const uint8_t *d, size_t n)
-{
-    static const char *starts[] = {"OPTIONS ", "DESCRIBE ", "SETUP ", "PLAY ", "PAUSE ",
-                                   "TEARDOWN ", "GET_PARAMETER ", "SET_PARAMETER ", "ANNOUNCE ",
-                                   "RECORD ", "REDIRECT ", "RTSP/"};
-    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
-        size_t m = strlen(starts[i]);
-        if (n >= m && memcmp(d, starts[i], m) == 0)
-            return true;
-    }
-    return false;
-}
-
+ * a response; other TCP is not ours. */
 static void on_tcp_data(void *ctx, struct tcpreasm_conn *tc, int dir, const struct tcpreasm_chunk *k)
 {
     struct pass *p = ctx;
+    if (tc->user == &not_rtsp)
+        return;
     struct conn *c = tc->user;
     if (!c) {
-        if (tc->dir[0].bytes + tc->dir[1].bytes > k->len || !looks_rtsp(k->data, k->len)) {
-            /* Not the start of an RTSP conversation; mark it as foreign. */
-            tc->user = (void *)&p->any_rtsp; /* sentinel: ignore this connection */
-            return;
-        }
-        c = conn_new(p, &tc->ep[0], &tc->ep[1]);
-        if (!c) {
-            tc->user = (void *)&p->any_rtsp;
+        bool first = tc->dir[0].bytes + tc->dir[1].bytes <= k->len;
+        if (!first || k->len < 5 || !rtsp_plausible_start((const char *)k->data, k->len) ||
+            !(c = conn_new(p, &tc->ep[0], &tc->ep[1]))) {
+            tc->user = &not_rtsp;
             return;
         }
         tc->user = c;
         p->any_rtsp = true;
     }
-    if (tc->user == (void *)&p->any_rtsp)
-        return;
     conn_data(p, c, dir, k->data, k->len, k->frame, k->ts_ns);
 }
 
 static void on_tcp_gap(void *ctx, struct tcpreasm_conn *tc, int dir, const struct tcpreasm_gap *g)
 {
     struct pass *p = ctx;
-    struct conn *c = tc->user;
-    if (!c || tc->user == (void *)&p->any_rtsp)
-        return;
-    conn_gap(p, c, dir, g->missing_bytes, g->frame);
+    if (tc->user && tc->user != &not_rtsp)
+        conn_gap(p, tc->user, dir, g->missing_bytes, g->frame);
 }
 
 static int analyze_open(struct pcapin *in, const char *path, const struct analyze_opts *opts,
@@ -1446,7 +1387,6 @@ static int analyze_open(struct pcapin *inp, const char *path, const struct analy
     p->a = a;
     p->opts = opts;
     struct tcpreasm_callbacks cb = {
-        .on_open = on_tcp_open,
         .on_data = on_tcp_data,
         .on_gap = on_tcp_gap,
     };

@@ -75,6 +75,26 @@ uint16_t rtp_out_next_seq(const struct rtp_out *o)
     return o->lab ? (uint16_t)(o->frame + 1) : o->seq;
 }
 
+bool rtp_out_frame_due(struct rtp_out *o, uint64_t now)
+{
+    if (!o->loop && o->frame >= o->stream->nframes)
+        return false;
+    if (now > rtp_out_due_ns(o, o->frame) + RTP_CATCH_UP_LIMIT_NS) {
+        /* Stalled for longer than a burst can make up: restart the
+         * schedule from now rather than flood the client. */
+        o->frames_skipped++;
+        o->play_frame = o->frame;
+        o->play_start_ns = now;
+    }
+    return true;
+}
+
+void rtp_out_end(struct rtp_out *o)
+{
+    o->playing = false;
+    o->ended = true;
+}
+
 static void put_header(uint8_t *h, bool marker, uint16_t seq, uint32_t ts, uint32_t ssrc)
 {
     h[0] = 0x80; /* V=2, P=0, X=0, CC=0 */
@@ -161,7 +181,6 @@ struct sender {
     size_t qlen;                     /* commands in queue */
     size_t qcap;                     /* allocated */
     bool stopping;                   /* sender_pool_stop was called (under qlock) */
-    uint32_t max_packets;            /* most packets in a frame */
     uint8_t (*hdrs)[RTP_HEADER_LEN]; /* header scratch, max_packets */
     struct iovec *iov;               /* 2 per packet */
     struct mmsghdr *msgs;            /* 1 per packet (no-GSO path) */
@@ -276,25 +295,17 @@ static void on_due(struct loop *l, struct loop_timer *t)
         rtp_out_unref(o); /* the timer's reference */
         return;
     }
-    if (!o->loop && o->frame >= o->stream->nframes) {
+    uint64_t now = loop_now_ns();
+    if (!rtp_out_frame_due(o, now)) {
         /* End of the range: RTCP BYE tells receivers (ffmpeg ends its input on it). */
         uint8_t buf[300];
         size_t len = rtp_out_rtcp(o, true, buf, sizeof buf);
         if (len && send(o->rtcp_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
             o->send_errors++;
-        o->playing = false;
-        o->ended = true;
+        rtp_out_end(o);
         pthread_mutex_unlock(&o->lock);
         rtp_out_unref(o);
         return;
-    }
-    uint64_t now = loop_now_ns();
-    if (now > rtp_out_due_ns(o, o->frame) + RTP_CATCH_UP_LIMIT_NS) {
-        /* Stalled for longer than a burst can make up: restart the schedule
-         * from now rather than flood the client. */
-        o->frames_skipped++;
-        o->play_frame = o->frame;
-        o->play_start_ns = now;
     }
     send_frame(s, o);
     if (now >= o->next_sr_ns) {
@@ -365,7 +376,6 @@ struct sender_pool *sender_pool_start(unsigned n, uint32_t max_packets, char *er
     for (unsigned i = 0; i < n; i++) {
         struct sender *s = &p->senders[i];
         pthread_mutex_init(&s->qlock, NULL);
-        s->max_packets = max_packets;
         s->hdrs = calloc(max_packets, sizeof *s->hdrs);
         s->iov = calloc(2 * (size_t)max_packets, sizeof *s->iov);
         s->msgs = calloc(max_packets, sizeof *s->msgs);

@@ -77,6 +77,14 @@ uint32_t rtp_out_timestamp(const struct rtp_out *o, uint64_t frame);
 /* RTP sequence number the next packet will carry. (L) */
 uint16_t rtp_out_next_seq(const struct rtp_out *o);
 
+/* Before sending frame o->frame at now: false when a non-looping stream
+ * has played its last frame (the caller sends the BYE, then rtp_out_end);
+ * otherwise true, with the schedule restarted from now when it is further
+ * behind than a burst can make up (RTP_CATCH_UP_LIMIT_NS). (L) */
+bool rtp_out_frame_due(struct rtp_out *o, uint64_t now);
+/* The stream played to its end: not playing, ended. (L) */
+void rtp_out_end(struct rtp_out *o);
+
 /* Write the RTP headers for the frame o->frame into hdrs (one per packet:
  * f->npackets in the RFC dialect, 1 in the lab dialect) and advance seq and
  * the counters; o->frame is not advanced. (L) Returns the packet count. */

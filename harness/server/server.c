@@ -107,7 +107,6 @@ struct session {
     uint8_t rr_fraction_lost;         /* last report's fraction lost */
     int32_t rr_cumulative_lost;       /* last report's cumulative lost */
     uint32_t rr_jitter;               /* last report's jitter, timestamp units */
-    uint64_t tcp_frames_skipped;      /* interleaved frames not queued: client not reading */
     struct server *srv;               /* owner */
     struct session *prev, *next;      /* all sessions */
 };
@@ -344,7 +343,15 @@ static void session_destroy(struct server *s, struct session *x, bool bye)
     if (o) {
         pthread_mutex_lock(&o->lock);
         o->playing = false;
+        uint32_t packets = o->packets;
+        uint64_t skipped = o->frames_skipped, errors = o->send_errors;
         pthread_mutex_unlock(&o->lock);
+        if (s->cfg->verbose)
+            fprintf(stderr,
+                    "serve: session %s ends: %u RTP packets sent, %llu frames skipped, "
+                    "%llu sends refused, %u receiver reports\n",
+                    x->id, packets, (unsigned long long)skipped, (unsigned long long)errors,
+                    x->rr_count);
         if (bye)
             session_send_rtcp(s, x, true);
     }
@@ -376,14 +383,6 @@ static void session_new_id(struct server *s, bool lab, char *id, size_t cap)
                      raw[4], raw[5], raw[6], raw[7]);
         }
     } while (session_find(s, (struct wire_str){id, strlen(id)}));
-}
-
-/* RFC 2326 A.2 has no transition at the end of the media: a session whose
- * non-looping stream has ended stays Playing (PAUSE is still valid; PLAY
- * starts again from the beginning). Nothing to synchronise. */
-static void session_sync_state(struct session *x)
-{
-    (void)x;
 }
 
 /* ---------- RTCP and RTP sockets of UDP sessions ---------- */
@@ -526,23 +525,17 @@ static void on_tcp_due(struct loop *l, struct loop_timer *t)
         return;
     if (!o->playing)
         return;
-    if (!o->loop && o->frame >= o->stream->nframes) {
-        o->ended = true; /* before the BYE: its RTP timestamp is taken at the end */
+    uint64_t now = loop_now_ns();
+    if (!rtp_out_frame_due(o, now)) {
         session_send_rtcp(s, x, true);
+        rtp_out_end(o);
         if (!c->dead)
             conn_flush(c);
-        o->playing = false;
         return;
-    }
-    uint64_t now = loop_now_ns();
-    if (now > rtp_out_due_ns(o, o->frame) + RTP_CATCH_UP_LIMIT_NS) {
-        o->play_frame = o->frame;
-        o->play_start_ns = now;
     }
     const struct media_frame *f = &o->stream->frames[o->frame % o->stream->nframes];
     if (c->out_len - c->out_off > INTERLEAVED_BACKLOG_BYTES) {
         /* The client is not reading: skip the frame rather than queue without end. */
-        x->tcp_frames_skipped++;
         o->frames_skipped++;
     } else {
         uint32_t n = rtp_out_headers(o, f, s->hdrs);
@@ -650,7 +643,6 @@ struct request {
     struct rtsp_msg *msg;     /* the parsed request */
     uint32_t cseq;            /* its CSeq */
     struct session *session;  /* named by its Session header, when known */
-    bool has_session_header;  /* a Session header was sent */
 };
 
 static void reply_error(struct request *q, int code)
@@ -666,27 +658,25 @@ static void reply_session_header(struct reply *r, struct server *s, struct sessi
         reply_header(r, "Session", "%s;timeout=%u", x->id, s->cfg->session_timeout_s);
 }
 
-/* Look the Session header up; 454 when it names no session. Returns false
- * when a reply was sent. */
+/* Look the Session header up and count it as a keepalive. A Session that
+ * names no session gets 454, except on OPTIONS, which needs none (a stale
+ * id there is no error). Returns false when a reply was sent. */
 static bool lookup_session(struct request *q)
 {
     const struct wire_str *v = rtsp_msg_header(q->msg, "Session");
-    q->has_session_header = v != NULL;
     if (!v)
         return true;
     struct rtsp_session parsed;
     struct wire_error err;
-    if (rtsp_parse_session(*v, RTSP_LENIENT, &parsed, NULL, &err) < 0) {
-        reply_error(q, 454);
-        return false;
-    }
-    q->session = session_find(q->c->srv, parsed.id);
+    if (rtsp_parse_session(*v, RTSP_LENIENT, &parsed, NULL, &err) >= 0)
+        q->session = session_find(q->c->srv, parsed.id);
     if (!q->session) {
+        if (q->msg->method_id == RTSP_METHOD_OPTIONS)
+            return true;
         reply_error(q, 454);
         return false;
     }
     q->session->last_seen_ns = loop_now_ns();
-    session_sync_state(q->session);
     return true;
 }
 
@@ -1170,45 +1160,32 @@ static void handle_request(struct conn *c, struct rtsp_msg *msg)
         reply_send(&r, c, NULL, 0);
         break;
     }
-    case RTSP_METHOD_OPTIONS:
-        /* A stale Session on OPTIONS is not an error: OPTIONS needs none. */
-        if (rtsp_msg_header(msg, "Session")) {
-            struct request probe = q;
-            const struct wire_str *v = rtsp_msg_header(msg, "Session");
-            struct rtsp_session parsed;
-            if (rtsp_parse_session(*v, RTSP_LENIENT, &parsed, NULL, &err) >= 0 &&
-                (probe.session = session_find(c->srv, parsed.id)))
-                probe.session->last_seen_ns = loop_now_ns();
-            q.session = probe.session;
-        }
-        do_options(&q);
-        break;
-    case RTSP_METHOD_DESCRIBE:
-        do_describe(&q);
-        break;
-    case RTSP_METHOD_SETUP:
-        if (lookup_session(&q))
-            do_setup(&q);
-        break;
-    case RTSP_METHOD_PLAY:
-        if (lookup_session(&q))
-            do_play(&q);
-        break;
-    case RTSP_METHOD_PAUSE:
-        if (lookup_session(&q))
-            do_pause(&q);
-        break;
-    case RTSP_METHOD_TEARDOWN:
-        if (lookup_session(&q))
-            do_teardown(&q);
-        break;
-    case RTSP_METHOD_GET_PARAMETER:
-    case RTSP_METHOD_SET_PARAMETER:
-        if (lookup_session(&q))
-            do_parameter(&q);
-        break;
     default:
-        reply_error(&q, 501);
+        if (!lookup_session(&q))
+            break;
+        switch (msg->method_id) {
+        case RTSP_METHOD_OPTIONS:
+            do_options(&q);
+            break;
+        case RTSP_METHOD_DESCRIBE:
+            do_describe(&q);
+            break;
+        case RTSP_METHOD_SETUP:
+            do_setup(&q);
+            break;
+        case RTSP_METHOD_PLAY:
+            do_play(&q);
+            break;
+        case RTSP_METHOD_PAUSE:
+            do_pause(&q);
+            break;
+        case RTSP_METHOD_TEARDOWN:
+            do_teardown(&q);
+            break;
+        default: /* GET_PARAMETER, SET_PARAMETER */
+            do_parameter(&q);
+            break;
+        }
         break;
     }
     log_request(c, msg, &q);
@@ -1238,41 +1215,6 @@ static bool raw_cseq(const char *buf, size_t len, uint32_t *cseq)
         }
     }
     return false;
-}
-
-static bool has_bare_lf(const char *buf, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
-            return true;
-    return false;
-}
-
-/* Lab clients end requests without a blank line: bare LF line ends, or
- * (the Java lab) CRLF lines with a bare file name as the request URI. Only
- * such requests are parsed at idle; an RFC request split across segments
- * waits for its blank line. */
-static bool looks_lab(const char *buf, size_t len)
-{
-    if (has_bare_lf(buf, len))
-        return true;
-    const char *eol = memchr(buf, '\n', len);
-    if (!eol)
-        return false;
-    const char *sp = memchr(buf, ' ', (size_t)(eol - buf));
-    if (!sp)
-        return false;
-    const char *uri = sp + 1;
-    const char *uri_end = memchr(uri, ' ', (size_t)(eol - uri));
-    if (!uri_end)
-        uri_end = eol;
-    size_t n = (size_t)(uri_end - uri);
-    if (n == 1 && uri[0] == '*')
-        return false;
-    for (size_t i = 0; i + 3 <= n; i++)
-        if (memcmp(uri + i, "://", 3) == 0)
-            return false;
-    return true;
 }
 
 static void conn_consume(struct conn *c, size_t n)
@@ -1344,7 +1286,7 @@ static void conn_process(struct conn *c, bool at_idle)
                             c->peer_text, c->in_cap);
                 conn_fatal(c, 413, has, cseq);
             } else if (lenient && !at_idle && c->dialect != DIALECT_RFC &&
-                       looks_lab(c->in, c->in_len)) {
+                       rtsp_request_looks_lab(c->in, c->in_len)) {
                 /* Lab clients often send no final blank line, or not even a final newline. */
                 loop_timer_start(s->loop, &c->idle_parse, loop_now_ns() + LAB_IDLE_PARSE_NS,
                                  on_idle_parse);
@@ -1580,7 +1522,6 @@ static void on_sweep(struct loop *l, struct loop_timer *t)
         c->has_playing = false;
     for (struct session *x = s->sessions, *next; x; x = next) {
         next = x->next;
-        session_sync_state(x);
         if (now - x->last_seen_ns > session_timeout) {
             if (s->cfg->verbose)
                 fprintf(stderr, "serve: session %s timed out after %u s without a request or RTCP report\n",

@@ -621,6 +621,37 @@ size_t rtsp_resync(const char *buf, size_t len, size_t from)
     return len;
 }
 
+bool rtsp_plausible_start(const char *buf, size_t len)
+{
+    return len > 0 && plausible_start(buf, len, 0);
+}
+
+bool rtsp_request_looks_lab(const char *buf, size_t len)
+{
+    const char *eol = memchr(buf, '\n', len);
+    if (!eol || (len >= 5 && memcmp(buf, "RTSP/", 5) == 0))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
+            return true;
+    const char *sp = memchr(buf, ' ', (size_t)(eol - buf));
+    if (!sp)
+        return false;
+    const char *uri = sp + 1;
+    const char *uri_end = memchr(uri, ' ', (size_t)(eol - uri));
+    if (!uri_end)
+        uri_end = eol;
+    size_t n = (size_t)(uri_end - uri);
+    while (n > 0 && (uri[n - 1] == '\r'))
+        n--;
+    if (n == 1 && uri[0] == '*')
+        return false;
+    for (size_t i = 0; i + 3 <= n; i++)
+        if (memcmp(uri + i, "://", 3) == 0)
+            return false;
+    return n > 0;
+}
+
 /* --- Builder --- */
 
 static const struct {

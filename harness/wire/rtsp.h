@@ -209,6 +209,17 @@ enum rtsp_next rtsp_next_kind(const char *buf, size_t len, size_t *skip);
  * of buf counts). Returns len when there is none. */
 size_t rtsp_resync(const char *buf, size_t len, size_t from);
 
+/* buf starts like an RTSP message: a known method and a space, or "RTSP/"
+ * (a prefix of either cut by the end of buf counts). */
+bool rtsp_plausible_start(const char *buf, size_t len);
+
+/* The request at the start of buf speaks the student lab's dialect: a line
+ * ends in bare LF, or the first line's URI is a bare file name (neither
+ * absolute nor `*`; the Java lab sends CRLF with bare names). Such requests
+ * often end without a blank line, so their end is the end of what the
+ * client sent. false until the first line is complete. */
+bool rtsp_request_looks_lab(const char *buf, size_t len);
+
 /* --- Builder --- */
 
 /* Builder flags. */

@@ -761,8 +761,38 @@ static void test_builder_overflow(void)
     CHECK(b.len <= sizeof(small));
 }
 
+/* Lab detection: bare LF anywhere, or a bare file name on the first line. */
+static void test_request_looks_lab(void)
+{
+    static const char canonical[] = "SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= 8000";
+    static const char java[] = "SETUP movie.Mjpeg RTSP/1.0\r\nCSeq: 1\r\n";
+    static const char rfc[] = "SETUP rtsp://h:8554/movie.Mjpeg/track0 RTSP/1.0\r\nCSeq: 3\r\n\r\n";
+    static const char star[] = "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n";
+    static const char reply[] = "RTSP/1.0 200 OK\nCSeq: 1\n";
+    static const char cut[] = "SETUP movie.Mjpeg RTSP/1.0";
+    CHECK(rtsp_request_looks_lab(canonical, sizeof canonical - 1));
+    CHECK(rtsp_request_looks_lab(java, sizeof java - 1));
+    CHECK(!rtsp_request_looks_lab(rfc, sizeof rfc - 1));
+    CHECK(!rtsp_request_looks_lab(star, sizeof star - 1));
+    CHECK(!rtsp_request_looks_lab(reply, sizeof reply - 1));
+    CHECK(!rtsp_request_looks_lab(cut, sizeof cut - 1)); /* first line not complete yet */
+}
+
+/* A message start: a method and a space, or RTSP/, a cut prefix included. */
+static void test_plausible_start(void)
+{
+    CHECK(rtsp_plausible_start("PLAY rtsp://h/x RTSP/1.0\r\n", 26));
+    CHECK(rtsp_plausible_start("RTSP/1.0 200 OK\r\n", 17));
+    CHECK(rtsp_plausible_start("TEARD", 5));
+    CHECK(!rtsp_plausible_start("GET / HTTP/1.1\r\n", 16));
+    CHECK(!rtsp_plausible_start("PLAYX", 5));
+    CHECK(!rtsp_plausible_start("", 0));
+}
+
 int main(void)
 {
+    RUN(test_request_looks_lab);
+    RUN(test_plausible_start);
     RUN(test_lab_setup_lenient_at_idle);
     RUN(test_lab_setup_needs_idle_or_fails_strict);
     RUN(test_lab_play_and_reply);
