@@ -2,6 +2,7 @@
  * only, one request per connection, then either the index page or an
  * endless multipart/x-mixed-replace stream of the stream's JPEG frames. */
 #include "http.h"
+#include "outbuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +17,7 @@
 #define HTTP_REQUEST_MAX 8192
 #define HTTP_BOUNDARY "rtspharnessframe"
 #define HTTP_BACKLOG_FRAMES 2 /* unsent frames before a slow browser loses frames */
+#define HTTP_OUT_LIMIT_BYTES (64u << 20) /* hard cap on one client's queue (frames are skipped long before) */
 
 struct http_client;
 
@@ -33,10 +35,7 @@ struct http_client {
     struct http_view *view;              /* owner */
     char req[HTTP_REQUEST_MAX];          /* request being read */
     size_t req_len;                      /* bytes in req */
-    char *out;                           /* to send */
-    size_t out_off;                      /* first unsent byte */
-    size_t out_len;                      /* end of data */
-    size_t out_cap;                      /* allocated */
+    struct outbuf out;                   /* to send */
     const struct media_stream *stream;   /* streaming this, or NULL */
     uint64_t frame;                      /* next frame (counts loops) */
     uint64_t start_ns;                   /* when frame 0 was due */
@@ -59,61 +58,25 @@ static void client_close(struct http_client *c)
     if (c->next)
         c->next->prev = c->prev;
     v->nclients--;
-    free(c->out);
+    outbuf_free(&c->out);
     free(c);
 }
 
 /* Send what can go now. Returns false when the client was closed. */
 static bool client_flush(struct http_client *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->io.fd, c->out + c->out_off, c->out_len - c->out_off,
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            client_close(c);
-            return false;
-        }
-        c->out_off += (size_t)n;
+    int rc = outbuf_send(&c->out, c->io.fd);
+    if (rc < 0 || (rc == 1 && c->close_when_sent)) {
+        client_close(c);
+        return false;
     }
-    if (c->out_off == c->out_len) {
-        c->out_off = c->out_len = 0;
-        if (c->close_when_sent) {
-            client_close(c);
-            return false;
-        }
-    }
-    loop_mod(c->view->loop, &c->io, EPOLLIN | (c->out_len ? EPOLLOUT : 0));
+    loop_mod(c->view->loop, &c->io, EPOLLIN | (rc == 0 ? EPOLLOUT : 0));
     return true;
 }
 
 static bool client_write(struct http_client *c, const void *data, size_t len)
 {
-    if (c->out_off > 0 && c->out_off == c->out_len)
-        c->out_off = c->out_len = 0;
-    if (c->out_len + len > c->out_cap) {
-        if (c->out_off) {
-            memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-            c->out_len -= c->out_off;
-            c->out_off = 0;
-        }
-        size_t cap = c->out_cap ? c->out_cap : 16384;
-        while (cap < c->out_len + len)
-            cap *= 2;
-        if (cap != c->out_cap) {
-            char *bigger = realloc(c->out, cap);
-            if (!bigger)
-                return false;
-            c->out = bigger;
-            c->out_cap = cap;
-        }
-    }
-    memcpy(c->out + c->out_len, data, len);
-    c->out_len += len;
-    return true;
+    return outbuf_append(&c->out, data, len, HTTP_OUT_LIMIT_BYTES);
 }
 
 static void respond_simple(struct http_client *c, const char *status, const char *type,
@@ -189,7 +152,7 @@ static void on_frame_due(struct loop *l, struct loop_timer *t)
     struct http_client *c = (struct http_client *)((char *)t - offsetof(struct http_client, due));
     const struct media_stream *m = c->stream;
     const struct media_frame *f = &m->frames[c->frame % m->nframes];
-    if (c->out_len - c->out_off > (size_t)HTTP_BACKLOG_FRAMES * m->max_jpeg) {
+    if (outbuf_pending(&c->out) > (size_t)HTTP_BACKLOG_FRAMES * m->max_jpeg) {
         c->skipped++;
     } else {
         char head[160];

@@ -28,6 +28,7 @@
 #include "http.h"
 #include "loop.h"
 #include "media.h"
+#include "outbuf.h"
 #include "rtcp.h"
 #include "rtpjpeg.h"
 #include "rtsp.h"
@@ -66,10 +67,7 @@ struct conn {
     size_t in_len;                /* bytes in in */
     size_t in_cap;                /* max_request_bytes */
     uint64_t request_start_ns;    /* when the first byte of the pending request came; 0 when none */
-    char *out;                    /* to send */
-    size_t out_off;               /* first unsent byte */
-    size_t out_len;               /* end of data */
-    size_t out_cap;               /* allocated */
+    struct outbuf out;            /* to send */
     enum conn_dialect dialect;    /* what it speaks */
     uint64_t last_rx_ns;          /* last byte received */
     struct loop_timer idle_parse; /* lab: parse what came once the client is quiet */
@@ -170,64 +168,27 @@ static uint64_t now_s(void)
 
 static void conn_close(struct conn *c);
 
-static bool conn_reserve(struct conn *c, size_t more)
-{
-    if (c->out_off == c->out_len)
-        c->out_off = c->out_len = 0;
-    if (c->out_len + more <= c->out_cap)
-        return true;
-    if (c->out_off > 0) {
-        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-        c->out_len -= c->out_off;
-        c->out_off = 0;
-        if (c->out_len + more <= c->out_cap)
-            return true;
-    }
-    if (c->out_len + more > OUT_LIMIT_BYTES)
-        return false;
-    size_t cap = c->out_cap ? c->out_cap : 4096;
-    while (cap < c->out_len + more)
-        cap *= 2;
-    char *bigger = realloc(c->out, cap);
-    if (!bigger)
-        return false;
-    c->out = bigger;
-    c->out_cap = cap;
-    return true;
-}
-
 static void conn_flush(struct conn *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->io.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            conn_close(c);
-            return;
-        }
-        c->out_off += (size_t)n;
+    int rc = outbuf_send(&c->out, c->io.fd);
+    if (rc < 0) {
+        conn_close(c);
+        return;
     }
-    bool pending = c->out_off < c->out_len;
-    if (!pending && c->closing) {
+    if (rc == 1 && c->closing)
         shutdown(c->io.fd, SHUT_WR); /* reply delivered; drain input until the linger ends */
-    }
-    loop_mod(c->srv->loop, &c->io, EPOLLIN | (pending ? EPOLLOUT : 0));
+    loop_mod(c->srv->loop, &c->io, EPOLLIN | (rc == 0 ? EPOLLOUT : 0));
 }
 
 static bool conn_write(struct conn *c, const void *data, size_t len)
 {
     if (c->dead)
         return false;
-    if (!conn_reserve(c, len)) {
+    if (!outbuf_append(&c->out, data, len, OUT_LIMIT_BYTES)) {
         /* The client does not read its replies: drop it rather than buffer without end. */
         conn_close(c);
         return false;
     }
-    memcpy(c->out + c->out_len, data, len);
-    c->out_len += len;
     return true;
 }
 
@@ -534,7 +495,7 @@ static void on_tcp_due(struct loop *l, struct loop_timer *t)
         return;
     }
     const struct media_frame *f = &o->stream->frames[o->frame % o->stream->nframes];
-    if (c->out_len - c->out_off > INTERLEAVED_BACKLOG_BYTES) {
+    if (outbuf_pending(&c->out) > INTERLEAVED_BACKLOG_BYTES) {
         /* The client is not reading: skip the frame rather than queue without end. */
         o->frames_skipped++;
     } else {
@@ -1506,7 +1467,7 @@ static void after_batch(struct loop *l, void *ctx)
         struct conn *c = s->zombies;
         s->zombies = c->next;
         free(c->in);
-        free(c->out);
+        outbuf_free(&c->out);
         free(c);
     }
 }
@@ -1681,7 +1642,7 @@ int server_run(const struct server_config *cfg)
         session_destroy(s, s->sessions, true);
     for (struct conn *c = s->conns; c; c = c->next) {
         int fl = fcntl(c->io.fd, F_GETFL);
-        if (fl >= 0 && c->out_off < c->out_len) {
+        if (fl >= 0 && outbuf_pending(&c->out)) {
             struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
             setsockopt(c->io.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
             fcntl(c->io.fd, F_SETFL, fl & ~O_NONBLOCK);
