@@ -8,6 +8,10 @@
 #   make test    unit tests (plain and ASan/UBSan), integration tests,
 #                and a short smoke run of every fuzz target
 #   make fuzz    every fuzz target for FUZZ_SECONDS (default 600) each
+#   make demo    build, then run scenarios/conformance and scenarios/lab
+#                against the reference server inside the network lab
+#   make test-netem  the netem backend's tests inside a VM running Debian's
+#                kernel (this host's kernel has no sch_netem)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -24,7 +28,7 @@ FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_SECONDS ?= 600
 
 .PHONY: all deps build build-asan build-fuzz test unit-test integration-test \
-	fuzz-smoke fuzz bench clean
+	fuzz-smoke fuzz bench clean demo test-netem
 
 all: build
 
@@ -79,6 +83,14 @@ fuzz: build-fuzz
 	fuzz/run.sh $(FUZZ_SECONDS)
 
 test: unit-test integration-test fuzz-smoke
+
+# The main job: the reference server in the lab, the conformance and lab
+# suites under the default impairment profile (DEMO_IMPAIR).
+DEMO_IMPAIR ?= delay 20ms 5ms loss 0.5%
+demo: build
+	build/rtsp-harness run --name demo-$$(date -u +%Y%m%d-%H%M%S) \
+		--server-cmd '{harness} serve --media {media_dir} --port {port}' \
+		--impair '$(DEMO_IMPAIR)' scenarios/conformance scenarios/lab
 
 # Server scale against gst-rtsp-server, measured in the same run (minutes).
 bench: build

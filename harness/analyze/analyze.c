@@ -14,6 +14,7 @@
 #include "rtp.h"
 #include "rtsp.h"
 #include "rtsp_hdr.h"
+#include "ipreasm.h"
 #include "sdp.h"
 #include "tcpreasm.h"
 
@@ -233,6 +234,10 @@ static void rtp_in(struct pass *p, struct flow *f, struct conn *c, int channel, 
                    const char *bound_by, const uint8_t *pkt, size_t len, int64_t ts_ns,
                    uint64_t frame)
 {
+    /* A window (the run's `rtp for` evaluation): RTP outside it is not
+     * measured; RTSP and RTCP still are, so bindings stay right. */
+    if (p->opts->window_end_ns && (ts_ns < p->opts->window_start_ns || ts_ns > p->opts->window_end_ns))
+        return;
     uint32_t ssrc = len >= 12 ? ((uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 |
                                  (uint32_t)pkt[10] << 8 | pkt[11])
                               : 0;
@@ -1336,6 +1341,18 @@ static void on_tcp_gap(void *ctx, struct tcpreasm_conn *tc, int dir, const struc
         conn_gap(p, tc->user, dir, g->missing_bytes, g->frame);
 }
 
+/* A whole datagram (a frame, or one reassembled from fragments) to its
+ * transport's path. */
+static void datagram_in(struct pass *p, struct tcpreasm *tcp, const struct pkt *pk)
+{
+    if (pk->l4 == PKT_L4_TCP && !pk->fragment)
+        tcpreasm_packet(tcp, pk);
+    else if (pk->l4 == PKT_L4_UDP && !pk->fragment)
+        udp_in(p, pk);
+    else
+        p->a->undecoded++;
+}
+
 static int analyze_open(struct pcapin *in, const char *path, const struct analyze_opts *opts,
                         struct analysis **out, char *err, size_t err_cap);
 
@@ -1392,15 +1409,17 @@ static int analyze_open(struct pcapin *inp, const char *path, const struct analy
     };
     const char *why = NULL;
     struct tcpreasm *tcp = tcpreasm_new(NULL, &cb, p, &why);
-    if (!tcp) {
+    struct ipreasm *ipr = tcp ? ipreasm_new(NULL, &why) : NULL;
+    if (!tcp || !ipr) {
         snprintf(err, err_cap, "%s: %s", path, why ? why : "out of memory");
+        tcpreasm_free(tcp);
         pass_free(p);
         free(p);
         analysis_free(a);
         pcapin_close(&in);
         return -1;
     }
-    struct pkt pk;
+    struct pkt pk, whole;
     int rc;
     uint64_t truncated_first = 0;
     while ((rc = pcapin_next(&in, &pk)) == 1) {
@@ -1414,16 +1433,19 @@ static int analyze_open(struct pcapin *inp, const char *path, const struct analy
                 truncated_first = pk.frame;
             a->truncated++;
         }
-        if (pk.l4 == PKT_L4_TCP)
-            tcpreasm_packet(tcp, &pk);
-        else if (pk.l4 == PKT_L4_UDP && !pk.fragment)
-            udp_in(p, &pk);
-        else
-            a->undecoded++;
+        if (pk.fragment) {
+            /* The datagram reaches the receiver with its last fragment. */
+            a->ip_fragments++;
+            if (ipreasm_fragment(ipr, &pk, &whole) == 1)
+                datagram_in(p, tcp, &whole);
+        } else {
+            datagram_in(p, tcp, &pk);
+        }
     }
     if (rc < 0) {
         if (a->packets == 0) {
             snprintf(err, err_cap, "%s", pcapin_error(&in));
+            ipreasm_free(ipr);
             tcpreasm_free(tcp);
             pass_free(p);
             free(p);
@@ -1439,6 +1461,13 @@ static int analyze_open(struct pcapin *inp, const char *path, const struct analy
         findings_add(&a->findings, CHK_CAPTURE_TRUNCATED, truncated_first, 0, path,
                      "%llu frames were cut by the snap length (the first is frame %llu)",
                      (unsigned long long)a->truncated, (unsigned long long)truncated_first);
+    ipreasm_finish(ipr);
+    const struct ipreasm_stats *ist = ipreasm_stats(ipr);
+    a->ip_reassembled = ist->reassembled;
+    a->ip_incomplete = ist->incomplete;
+    a->ip_evicted = ist->evicted;
+    a->ip_discarded = ist->overlapping + ist->oversize;
+    ipreasm_free(ipr);
     tcpreasm_flush_all(tcp);
     finish(p);
     tcpreasm_free(tcp);

@@ -1,4 +1,5 @@
-/* The analyzer: one streaming pass over a capture. TCP is reassembled per
+/* The analyzer: one streaming pass over a capture. IP fragments are put
+ * back into whole datagrams (ipreasm.h); TCP is reassembled per
  * direction (tcpreasm.h); RTSP messages and interleaved frames are taken
  * out of the byte streams and checked against RFC 2326 (or the lab
  * dialect); SETUP exchanges bind UDP flows and interleaved channels to
@@ -30,6 +31,8 @@ struct analyze_opts {
     uint16_t rtp_ports[ANALYZE_MAX_RTP_PORTS];   /* UDP ports declared RTP */
     size_t n_rtp_ports;                          /* entries used */
     enum decode_mode decode;                     /* JPEG decoding */
+    int64_t window_start_ns;                     /* with window_end_ns: measure only RTP captured in */
+    int64_t window_end_ns;                       /* [start, end] (capture clock); 0: the whole capture */
 };
 
 /* One request and its response. */
@@ -83,6 +86,11 @@ struct analysis {
     struct analyze_stream *streams;       /* in order of first packet */
     size_t n_streams;                     /* entries used */
     uint64_t gso_split;                   /* UDP datagrams split into RTP packets (GSO sends captured before segmentation) */
+    uint64_t ip_fragments;                /* frames holding an IPv4/IPv6 fragment */
+    uint64_t ip_reassembled;              /* datagrams put back together from them */
+    uint64_t ip_incomplete;               /* datagrams given up with fragments missing (lost to the receiver) */
+    uint64_t ip_evicted;                  /* of those: pushed out by the reassembly memory caps */
+    uint64_t ip_discarded;                /* datagrams dropped for overlapping fragments or a length above 65535 */
 };
 
 /* Analyze a capture. Returns 0 with *out set (free with analysis_free), or

@@ -120,8 +120,17 @@ static int decode_ipv4(const uint8_t *ip, size_t cap, size_t wire, struct pkt *p
     p->ip_proto = ip[9];
     uint16_t frag = wire_get_be16(ip + 6);
     size_t frag_offset = (size_t)(frag & 0x1fff) * 8;
-    if ((frag & 0x2000) || frag_offset) /* MF or an offset: part of a datagram */
+    if ((frag & 0x2000) || frag_offset) { /* MF or an offset: part of a datagram */
         p->fragment = true;
+        p->frag.id = wire_get_be16(ip + 4);
+        p->frag.offset = (uint32_t)frag_offset;
+        p->frag.more = (frag & 0x2000) != 0;
+        p->frag.proto = ip[9];
+        p->frag.hdr_len = (uint32_t)ihl;
+        p->frag.data = ip + ihl;
+        p->frag.data_len = (cap < total ? cap : total) - ihl;
+        p->frag.data_wire_len = total - ihl;
+    }
     if (frag_offset) {
         p->l4 = PKT_L4_OTHER;
         return fail(p, why, "IPv4 fragment after the first (not decoded)");
@@ -170,10 +179,19 @@ static int decode_ipv6(const uint8_t *ip, size_t cap, size_t wire, struct pkt *p
                 return fail(p, why, "IPv6 fragment header cut by the snap length");
             uint16_t off_m = wire_get_be16(ip + pos + 2);
             nh = ip[pos];
-            pos += 8;
             /* offset 0 without M is an atomic fragment (RFC 6946): a whole datagram */
-            if ((off_m & 0xfff8) || (off_m & 1))
+            if ((off_m & 0xfff8) || (off_m & 1)) {
                 p->fragment = true;
+                p->frag.id = wire_get_be32(ip + pos + 4);
+                p->frag.offset = off_m & 0xfff8;
+                p->frag.more = (off_m & 1) != 0;
+                p->frag.proto = nh;
+                p->frag.hdr_len = (uint32_t)(pos - 40);
+                p->frag.data = ip + pos + 8;
+                p->frag.data_len = capend - (pos + 8);
+                p->frag.data_wire_len = end - (pos + 8);
+            }
+            pos += 8;
             if (off_m & 0xfff8) {
                 p->ip_proto = nh;
                 p->l4 = PKT_L4_OTHER;

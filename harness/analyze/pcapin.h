@@ -14,8 +14,9 @@
  * DLT_IPV4, DLT_IPV6, DLT_NULL and DLT_LOOP (family in either byte order).
  * IPv4 fragments: the first is decoded when its TCP/UDP header is present,
  * later ones are marked and not decoded; the same holds for IPv6 fragment
- * headers. Hop-by-hop, routing, destination-options and AH headers are
- * skipped. Nothing is reassembled at the IP layer.
+ * headers. Every fragment also has its identification, offset and data
+ * in p->frag, for reassembly (ipreasm.h); nothing is reassembled here.
+ * Hop-by-hop, routing, destination-options and AH headers are skipped.
  */
 #ifndef RTSP_HARNESS_PCAPIN_H
 #define RTSP_HARNESS_PCAPIN_H
@@ -52,6 +53,18 @@ struct pkt_endpoint {
     uint16_t port;    /* TCP/UDP port in host order; 0 when no L4 header */
 };
 
+/* Where an IP fragment sits in its datagram (struct pkt, fragment true). */
+struct pkt_frag {
+    uint32_t id;          /* identification: 16 bits (IPv4) or 32 bits (IPv6 fragment header) */
+    uint32_t offset;      /* byte offset of data in the datagram's fragmentable part */
+    bool more;            /* MF (IPv4) or M (IPv6): more fragments follow */
+    uint8_t proto;        /* IPv4 protocol, or the IPv6 fragment header's next header */
+    uint32_t hdr_len;     /* IPv4 header bytes, or IPv6 extension bytes before the fragment header */
+    const uint8_t *data;  /* the fragment's data in the frame */
+    size_t data_len;      /* bytes of data captured */
+    size_t data_wire_len; /* bytes of data on the wire */
+};
+
 /* Longest output of pkt_endpoint_format: "[" IPv6 "]:" port NUL. */
 #define PKT_ENDPOINT_STRLEN 56
 
@@ -75,6 +88,7 @@ struct pkt {
     size_t payload_wire_len;   /* payload bytes on the wire, from the IP (and UDP) lengths */
     bool truncated;            /* the capture cut the frame (caplen < wirelen) */
     bool fragment;             /* an IP fragment: payload is not a whole datagram */
+    struct pkt_frag frag;      /* the fragment's place and data; set only when fragment is true */
     const char *why;           /* NULL when TCP/UDP was decoded, else why not (static text) */
 };
 

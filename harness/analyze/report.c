@@ -78,8 +78,13 @@ int analysis_write_json(const struct analysis *a, FILE *out)
                   (json_int_t)a->packets, "undecoded", (json_int_t)a->undecoded, "truncated",
                   (json_int_t)a->truncated, "first_time", time_or_null(a->first_ns, a->packets > 0),
                   "last_time", time_or_null(a->last_ns, a->packets > 0)));
-    json_object_set_new(json_object_get(root, "capture"), "gso_split",
-                        json_integer((json_int_t)a->gso_split));
+    json_t *capture = json_object_get(root, "capture");
+    json_object_set_new(capture, "gso_split", json_integer((json_int_t)a->gso_split));
+    json_object_set_new(capture, "ip_fragments", json_integer((json_int_t)a->ip_fragments));
+    json_object_set_new(capture, "ip_reassembled", json_integer((json_int_t)a->ip_reassembled));
+    json_object_set_new(capture, "ip_incomplete", json_integer((json_int_t)a->ip_incomplete));
+    json_object_set_new(capture, "ip_evicted", json_integer((json_int_t)a->ip_evicted));
+    json_object_set_new(capture, "ip_discarded", json_integer((json_int_t)a->ip_discarded));
     json_object_set_new(root, "profile", json_string(check_profile_name(a->profile)));
     json_object_set_new(root, "verdict", json_string(analysis_failed(a) ? "fail" : "pass"));
     json_t *conns = json_array();
@@ -152,6 +157,12 @@ int analysis_write_text(const struct analysis *a, FILE *out)
     if (a->gso_split)
         fprintf(out, "%llu UDP datagrams were GSO sends captured before segmentation; split into RTP packets\n",
                 (unsigned long long)a->gso_split);
+    if (a->ip_fragments)
+        fprintf(out, "%llu IP fragments: %llu datagrams reassembled, %llu incomplete (%llu evicted), "
+                     "%llu discarded (overlapping or oversize)\n",
+                (unsigned long long)a->ip_fragments, (unsigned long long)a->ip_reassembled,
+                (unsigned long long)a->ip_incomplete, (unsigned long long)a->ip_evicted,
+                (unsigned long long)a->ip_discarded);
     fputc('\n', out);
     for (size_t i = 0; i < a->n_connections; i++) {
         const struct analyze_connection *c = &a->connections[i];

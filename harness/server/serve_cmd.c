@@ -41,6 +41,10 @@ static void usage(FILE *out)
             "  --idle-timeout S       close connections silent this long (default 60)\n"
             "  --no-gso               one datagram per RTP packet, no UDP GSO (for captures\n"
             "                         on loopback, which show GSO sends as one super-packet)\n"
+            "  --fault F              misbehave on purpose, to test the harness itself:\n"
+            "                         cseq (PLAY replies echo CSeq + 1), session (the session\n"
+            "                         is forgotten once PLAY is answered), rtp-after-pause\n"
+            "                         (PAUSE is answered but the stream goes on); repeatable\n"
             "  -v, --verbose          one line per request on stderr\n"
             "\n"
             "Prints a `stream` line per stream, then `ready URL`, on standard output.\n"
@@ -63,7 +67,7 @@ static bool parse_uint(const char *s, unsigned long lo, unsigned long hi, unsign
 enum {
     OPT_MEDIA = 256, OPT_PORT, OPT_BIND, OPT_FPS, OPT_LOOP, OPT_MTU, OPT_DIALECT, OPT_AUTH,
     OPT_AUTH_SCHEME, OPT_REALM, OPT_SESSION_TIMEOUT, OPT_HTTP_PORT, OPT_RTP_PORTS, OPT_THREADS,
-    OPT_MAX_SESSIONS, OPT_MAX_CONNECTIONS, OPT_MAX_REQUEST_BYTES, OPT_IDLE_TIMEOUT, OPT_NO_GSO, OPT_HELP,
+    OPT_MAX_SESSIONS, OPT_MAX_CONNECTIONS, OPT_MAX_REQUEST_BYTES, OPT_IDLE_TIMEOUT, OPT_NO_GSO, OPT_FAULT, OPT_HELP,
 };
 
 static int bad(const char *opt, const char *value, const char *why)
@@ -95,6 +99,7 @@ int serve_main(int argc, char **argv)
         {"max-request-bytes", required_argument, NULL, OPT_MAX_REQUEST_BYTES},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"no-gso", no_argument, NULL, OPT_NO_GSO},
+        {"fault", required_argument, NULL, OPT_FAULT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
@@ -234,6 +239,16 @@ int serve_main(int argc, char **argv)
             if (!parse_uint(optarg, 1, 86400, &v))
                 return bad("--idle-timeout", optarg, "not a number of seconds in 1..86400");
             cfg.idle_timeout_s = (unsigned)v;
+            break;
+        case OPT_FAULT:
+            if (strcmp(optarg, "cseq") == 0)
+                cfg.faults |= SERVER_FAULT_CSEQ;
+            else if (strcmp(optarg, "session") == 0)
+                cfg.faults |= SERVER_FAULT_SESSION;
+            else if (strcmp(optarg, "rtp-after-pause") == 0)
+                cfg.faults |= SERVER_FAULT_RTP_AFTER_PAUSE;
+            else
+                return bad("--fault", optarg, "not cseq, session or rtp-after-pause");
             break;
         case OPT_NO_GSO:
             cfg.no_gso = true;

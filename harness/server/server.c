@@ -975,6 +975,8 @@ static void do_play(struct request *q)
         reply_header(&r, "Range", "npt=%.3f-%.3f", npt, media_duration(m));
     reply_header(&r, "RTP-Info", "url=%s/track0;seq=%u;rtptime=%u", url, seq, rtptime);
     reply_send(&r, q->c, NULL, 0);
+    if (s->cfg->faults & SERVER_FAULT_SESSION)
+        session_new_id(s, x->lab, x->id, sizeof x->id);
 
     x->state = SESSION_PLAYING;
     if (o->interleaved) {
@@ -995,11 +997,14 @@ static void do_pause(struct request *q)
         return;
     }
     struct rtp_out *o = x->out;
+    bool keep_streaming = s->cfg->faults & SERVER_FAULT_RTP_AFTER_PAUSE;
     pthread_mutex_lock(&o->lock);
-    o->playing = false;
+    if (!keep_streaming)
+        o->playing = false;
     double npt = (double)(o->frame % x->stream->nframes) / x->stream->fps;
     pthread_mutex_unlock(&o->lock);
-    loop_timer_stop(s->loop, &x->tcp_due);
+    if (!keep_streaming)
+        loop_timer_stop(s->loop, &x->tcp_due);
     x->state = SESSION_READY;
     struct reply r;
     reply_begin(&r, q->c, 200, true, q->cseq);
@@ -1079,6 +1084,8 @@ static void handle_request(struct conn *c, struct rtsp_msg *msg)
         log_request(c, msg, NULL);
         return;
     }
+    if ((c->srv->cfg->faults & SERVER_FAULT_CSEQ) && msg->method_id == RTSP_METHOD_PLAY)
+        q.cseq++;
     if (c->reject) {
         conn_fatal(c, 503, true, q.cseq);
         log_request(c, msg, &q);

@@ -41,7 +41,14 @@ struct server_config {
     unsigned idle_timeout_s;      /* idle connection close */
     bool verbose;                 /* a log line per request */
     bool no_gso;                  /* one datagram per RTP packet (captures on loopback) */
+    unsigned faults;              /* SERVER_FAULT_* bits: deliberate bugs (testing the harness) */
 };
+
+/* Deliberate bugs, so the harness's own tests have a broken server whose
+ * defects are known exactly (fixtures/broken-server). */
+#define SERVER_FAULT_CSEQ 0x1            /* replies to PLAY carry the request's CSeq + 1 */
+#define SERVER_FAULT_SESSION 0x2         /* a session gets a new id once its PLAY is answered */
+#define SERVER_FAULT_RTP_AFTER_PAUSE 0x4 /* PAUSE is answered 200 but the stream goes on */
 
 /* Run until SIGINT/SIGTERM. Returns the process exit status: 0 after a clean
  * shutdown, 1 when start-up fails (message on stderr). */

@@ -1,0 +1,24 @@
+/* The run registry: one small file per running `rtsp-harness run` under
+ * /run/rtsp-harness/, so that a run killed with SIGKILL (which gets no
+ * chance to clean up) is noticed by the next one. The lab's namespaces,
+ * veths, qdiscs and processes die with the killed run by construction
+ * (netlab.h, sut.h); the next run still checks: it kills any process that
+ * carries the dead run's RTSP_HARNESS_RUN marker, removes the stale entry,
+ * and says what it found. */
+#ifndef RTSP_HARNESS_REGISTRY_H
+#define RTSP_HARNESS_REGISTRY_H
+
+#include <stddef.h>
+
+#define REGISTRY_DIR "/run/rtsp-harness"
+
+/* Record this process as running run_name. */
+void registry_enter(const char *run_name);
+/* Remove this process's entry. */
+void registry_leave(void);
+/* Look for entries of runs whose process is gone; clean up after them.
+ * Returns how many were found (0 none), with a sentence in msg saying
+ * which runs and what was removed. */
+int registry_clean_stale(char *msg, size_t cap);
+
+#endif

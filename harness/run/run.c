@@ -1,0 +1,1426 @@
+/* `rtsp-harness run`: one lab per scenario, the system under test inside
+ * it, impairment, captures, replay, analysis, verdict and the run report
+ * (see run.h). */
+#include "run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analyze/analyze.h"
+#include "analyze/report.h"
+#include "netlab/capture.h"
+#include "netlab/netem.h"
+#include "netlab/netlab.h"
+#include "netlab/sut.h"
+#include "netlab/uimpair.h"
+#include "replay/replay.h"
+#include "replay/scenario.h"
+#include "run/oneway.h"
+#include "run/registry.h"
+
+#ifndef RTSP_HARNESS_VERSION
+#define RTSP_HARNESS_VERSION "0.1.0"
+#endif
+
+#define RUN_SUT_GRACE_MS 1000 /* SIGTERM to SIGKILL */
+
+static volatile sig_atomic_t interrupted; /* SIGINT/SIGTERM: finish the current scenario's cleanup and stop */
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+}
+
+static int64_t now_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- scenario files ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Append path (a file, or a directory's *.rtsp in name order) to list. */
+static int collect(const char *path, char ***list, size_t *n, size_t *cap)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "rtsp-harness run: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char **found = NULL;
+    size_t n_found = 0;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) {
+            fprintf(stderr, "rtsp-harness run: %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            size_t len = strlen(e->d_name);
+            if (len < 6 || strcmp(e->d_name + len - 5, ".rtsp") != 0)
+                continue;
+            char **nf = realloc(found, (n_found + 1) * sizeof *nf);
+            char *full = NULL;
+            if (!nf || asprintf(&full, "%s/%s", path, e->d_name) < 0) {
+                free(nf ? nf : found);
+                closedir(d);
+                return -1;
+            }
+            found = nf;
+            found[n_found++] = full;
+        }
+        closedir(d);
+        qsort(found, n_found, sizeof *found, cmp_str);
+        if (n_found == 0)
+            fprintf(stderr, "rtsp-harness run: %s: no *.rtsp scenario files\n", path);
+    } else {
+        found = malloc(sizeof *found);
+        if (!found || !(found[0] = strdup(path))) {
+            free(found);
+            return -1;
+        }
+        n_found = 1;
+    }
+    for (size_t i = 0; i < n_found; i++) {
+        if (*n == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 16;
+            char **nl = realloc(*list, ncap * sizeof *nl);
+            if (!nl)
+                return -1;
+            *list = nl;
+            *cap = ncap;
+        }
+        (*list)[(*n)++] = found[i];
+    }
+    free(found);
+    return 0;
+}
+
+/* ---- command templates ---- */
+
+struct tpl_var {
+    const char *name;  /* placeholder name without braces */
+    const char *value; /* replacement */
+};
+
+/* Replace {name} placeholders; unknown ones are an error naming them. */
+static int expand_cmd(const char *tpl, const struct tpl_var *vars, size_t n_vars, char *out, size_t cap,
+                      char *err, size_t err_cap)
+{
+    size_t o = 0;
+    for (const char *p = tpl; *p;) {
+        if (*p == '{') {
+            const char *end = strchr(p, '}');
+            size_t i = 0;
+            if (end) {
+                for (; i < n_vars; i++)
+                    if (strlen(vars[i].name) == (size_t)(end - p - 1) &&
+                        strncmp(p + 1, vars[i].name, (size_t)(end - p - 1)) == 0)
+                        break;
+            }
+            if (!end || i == n_vars) {
+                snprintf(err, err_cap, "command '%s': unknown placeholder at column %zu%s", tpl,
+                         (size_t)(p - tpl) + 1, end ? "" : " (no closing })");
+                return -1;
+            }
+            size_t vlen = strlen(vars[i].value);
+            if (o + vlen >= cap) {
+                snprintf(err, err_cap, "command '%s': too long after expansion", tpl);
+                return -1;
+            }
+            memcpy(out + o, vars[i].value, vlen);
+            o += vlen;
+            p = end + 1;
+            continue;
+        }
+        if (o + 1 >= cap) {
+            snprintf(err, err_cap, "command '%s': too long after expansion", tpl);
+            return -1;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = 0;
+    return 0;
+}
+
+/* Shell-quote s into out (single quotes). */
+static void shell_quote(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (cap < 3) {
+        if (cap)
+            out[0] = 0;
+        return;
+    }
+    out[o++] = '\'';
+    for (; *s && o + 5 < cap; s++) {
+        if (*s == '\'') {
+            memcpy(out + o, "'\\''", 4);
+            o += 4;
+        } else {
+            out[o++] = *s;
+        }
+    }
+    out[o++] = '\'';
+    out[o] = 0;
+}
+
+/* ---- the lab's impairment ---- */
+
+struct impairment {
+    const char *backend;          /* "netem", "userspace" or "none" */
+    struct netlab *lab;           /* the lab */
+    struct uimpair *u;            /* userspace forwarder, or NULL */
+    struct impair_spec spec[2];   /* current spec per direction */
+    pthread_t blackout_thread;    /* netem blackout: brings the links back up */
+    bool blackout_running;        /* the thread was started and not joined */
+    uint64_t blackout_ms;         /* its duration */
+    json_t *phases;               /* phases applied, for the report */
+    int64_t t0_ns;                /* scenario start (CLOCK_REALTIME) */
+};
+
+static const char *dir_ifname(int dir)
+{
+    /* Packets towards the peer leave the router on rt-peer: its egress
+     * qdisc impairs the SUT -> peer direction, and the other way round. */
+    return dir == SCENARIO_DIR_TO_PEER ? NETLAB_RT_PEER_IF : NETLAB_RT_SUT_IF;
+}
+
+static int impairment_set(struct impairment *im, int dir, const struct impair_spec *s, char *err,
+                          size_t cap)
+{
+    im->spec[dir] = *s;
+    if (strcmp(im->backend, "netem") == 0)
+        return netem_apply(im->lab->ns_router, dir_ifname(dir), s, err, cap);
+    if (strcmp(im->backend, "userspace") == 0)
+        return uimpair_set(im->u, dir == SCENARIO_DIR_TO_PEER ? UIMPAIR_TO_PEER : UIMPAIR_TO_SUT, s);
+    snprintf(err, cap, "no impairment backend is running");
+    return -1;
+}
+
+static void *blackout_main(void *arg)
+{
+    struct impairment *im = arg;
+    nap_ms((long)im->blackout_ms);
+    char err[256];
+    netlab_link_set_up(im->lab->ns_router, NETLAB_RT_PEER_IF, true, err, sizeof err);
+    netlab_link_set_up(im->lab->ns_router, NETLAB_RT_SUT_IF, true, err, sizeof err);
+    return NULL;
+}
+
+static void blackout_join(struct impairment *im)
+{
+    if (im->blackout_running) {
+        pthread_join(im->blackout_thread, NULL);
+        im->blackout_running = false;
+    }
+}
+
+static int impairment_blackout(struct impairment *im, uint64_t ms, char *err, size_t cap)
+{
+    if (strcmp(im->backend, "userspace") == 0) {
+        uimpair_blackout(im->u, ms * 1000);
+        return 0;
+    }
+    if (strcmp(im->backend, "netem") != 0) {
+        snprintf(err, cap, "no impairment backend is running");
+        return -1;
+    }
+    blackout_join(im);
+    if (netlab_link_set_up(im->lab->ns_router, NETLAB_RT_PEER_IF, false, err, cap) != 0 ||
+        netlab_link_set_up(im->lab->ns_router, NETLAB_RT_SUT_IF, false, err, cap) != 0)
+        return -1;
+    im->blackout_ms = ms;
+    if (pthread_create(&im->blackout_thread, NULL, blackout_main, im) != 0) {
+        snprintf(err, cap, "blackout: cannot start its timer thread");
+        return -1;
+    }
+    im->blackout_running = true;
+    return 0;
+}
+
+/* ---- one scenario ---- */
+
+struct scenario_run {
+    const struct run_opts *o;     /* the run */
+    const struct scenario *sc;    /* the scenario */
+    const char *run_name;         /* <run> */
+    char base[PATH_MAX - 64];     /* captures/<run>/<scenario> (no extension) */
+    char sut_pcap[PATH_MAX];      /* what the SUT's side saw (or the loopback capture) */
+    char peer_pcap[PATH_MAX];     /* what the harness's side saw; "" without a lab */
+    char impair_log[PATH_MAX];    /* userspace decision log; "" none */
+    char sut_out[PATH_MAX];       /* SUT stdout */
+    char sut_err[PATH_MAX];       /* SUT stderr */
+    struct netlab lab;            /* the lab (descriptors -1 without one) */
+    struct impairment im;         /* impairment state */
+    struct sut *sut;              /* the process under test, or NULL */
+    char sut_cmd[8192];           /* the expanded command */
+    struct sut_exit sut_exit;     /* how it ended */
+    bool sut_ended_early;         /* it ended before the scenario did */
+    int64_t deadline_mono_ns;     /* scenario wall-clock limit */
+    char setup_error[1024];       /* why the scenario could not run, "" */
+};
+
+static int hook_event(void *ctx, const struct scenario_event *ev, char *err, size_t cap)
+{
+    struct scenario_run *r = ctx;
+    json_t *ph = json_object();
+    json_object_set_new(ph, "line", json_integer(ev->line));
+    json_object_set_new(ph, "at_ms", json_integer(ev->at_ms));
+    json_object_set_new(ph, "applied_ms",
+                        json_integer((now_ns(CLOCK_REALTIME) - r->im.t0_ns) / 1000000));
+    int rc = 0;
+    if (ev->kind == SCENARIO_EVENT_BLACKOUT) {
+        json_object_set_new(ph, "blackout_ms", json_integer((json_int_t)ev->duration_ms));
+        rc = impairment_blackout(&r->im, ev->duration_ms, err, cap);
+    } else {
+        struct impair_spec s = ev->spec;
+        if (!s.seed_given) {
+            s.seed = r->o->seed;
+            s.seed_given = true;
+        }
+        json_object_set_new(ph, "direction",
+                            json_string(ev->direction == SCENARIO_DIR_BOTH     ? "both"
+                                        : ev->direction == SCENARIO_DIR_TO_SUT ? "to-sut"
+                                                                               : "to-peer"));
+        json_object_set_new(ph, "impair", json_string(ev->text));
+        if (ev->direction != SCENARIO_DIR_TO_PEER)
+            rc |= impairment_set(&r->im, SCENARIO_DIR_TO_SUT, &s, err, cap);
+        if (ev->direction != SCENARIO_DIR_TO_SUT)
+            rc |= impairment_set(&r->im, SCENARIO_DIR_TO_PEER, &s, err, cap);
+    }
+    if (rc)
+        json_object_set_new(ph, "error", json_string(err));
+    json_array_append_new(r->im.phases, ph);
+    return rc ? -1 : 0;
+}
+
+static int hook_sut_gone(void *ctx, char *why, size_t cap)
+{
+    struct scenario_run *r = ctx;
+    if (interrupted) {
+        snprintf(why, cap, "the run was interrupted by signal %d", (int)interrupted);
+        return 1;
+    }
+    if (now_ns(CLOCK_MONOTONIC) > r->deadline_mono_ns) {
+        snprintf(why, cap, "the scenario ran past its %u s limit (--scenario-timeout)",
+                 r->o->scenario_timeout_s);
+        return 1;
+    }
+    if (r->sut && sut_poll(r->sut, &r->sut_exit)) {
+        r->sut_ended_early = true;
+        snprintf(why, cap, "the system under test %s", r->sut_exit.text);
+        return 1;
+    }
+    return 0;
+}
+
+static int start_sut(struct scenario_run *r, const char *tpl, const char *url, char *err, size_t cap)
+{
+    char port[16], harness[PATH_MAX] = "rtsp-harness", media_dir[PATH_MAX];
+    snprintf(port, sizeof port, "%u", r->o->port);
+    ssize_t n = readlink("/proc/self/exe", harness, sizeof harness - 1);
+    if (n > 0)
+        harness[n] = 0;
+    if (!realpath(r->o->media_dir, media_dir))
+        snprintf(media_dir, sizeof media_dir, "%s", r->o->media_dir);
+    char q_harness[PATH_MAX + 16], q_media_dir[PATH_MAX + 16], q_url[1100];
+    shell_quote(harness, q_harness, sizeof q_harness);
+    shell_quote(media_dir, q_media_dir, sizeof q_media_dir);
+    shell_quote(url ? url : "", q_url, sizeof q_url);
+    const char *host = r->sc->role == SCENARIO_ROLE_CLIENT ? NETLAB_PEER_ADDR : NETLAB_SUT_ADDR;
+    struct tpl_var vars[] = {
+        {"port", port}, {"host", host}, {"media", r->o->media}, {"media_dir", q_media_dir},
+        {"harness", q_harness}, {"url", q_url},
+    };
+    if (expand_cmd(tpl, vars, sizeof vars / sizeof vars[0], r->sut_cmd, sizeof r->sut_cmd, err, cap) != 0)
+        return -1;
+    struct sut_opts so = {
+        .ns_fd = r->lab.ns_sut,
+        .command = r->sut_cmd,
+        .stdout_path = r->sut_out,
+        .stderr_path = r->sut_err,
+        .run_id = r->run_name,
+        .limits = {.cpu_seconds = r->o->scenario_timeout_s + 30, .file_bytes = 1ull << 30,
+                   .open_files = 4096},
+    };
+    return sut_start(&so, &r->sut, err, cap);
+}
+
+static int hook_listening(void *ctx, const char *url, char *err, size_t cap)
+{
+    struct scenario_run *r = ctx;
+    if (!r->o->client_cmd) {
+        snprintf(err, cap, "a client-role scenario needs --client-cmd");
+        return -1;
+    }
+    return start_sut(r, r->o->client_cmd, url, err, cap);
+}
+
+/* Wait until the server under test accepts TCP connections on its port. */
+static int wait_listening(struct scenario_run *r, char *err, size_t cap)
+{
+    int64_t deadline = now_ns(CLOCK_MONOTONIC) + (int64_t)r->o->startup_timeout_s * 1000000000LL;
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(r->o->port)};
+    inet_pton(AF_INET, NETLAB_SUT_ADDR, &to.sin_addr);
+    for (;;) {
+        if (r->sut && sut_poll(r->sut, &r->sut_exit)) {
+            r->sut_ended_early = true;
+            snprintf(err, cap, "the server under test %s before listening on port %u", r->sut_exit.text,
+                     r->o->port);
+            return -1;
+        }
+        char why[256];
+        if (netlab_enter(r->lab.ns_peer, why, sizeof why) != 0) {
+            snprintf(err, cap, "%s", why);
+            return -1;
+        }
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (setns(r->lab.ns_orig, CLONE_NEWNET) != 0) {
+            fprintf(stderr, "rtsp-harness: cannot return to the original network namespace\n");
+            _exit(3);
+        }
+        if (fd < 0) {
+            snprintf(err, cap, "socket: %s", strerror(errno));
+            return -1;
+        }
+        int rc = connect(fd, (struct sockaddr *)&to, sizeof to);
+        close(fd);
+        if (rc == 0)
+            return 0;
+        if (now_ns(CLOCK_MONOTONIC) > deadline) {
+            snprintf(err, cap, "the server under test did not listen on %s:%u within %u s (last: %s)",
+                     NETLAB_SUT_ADDR, r->o->port, r->o->startup_timeout_s, strerror(errno));
+            return -1;
+        }
+        nap_ms(50);
+    }
+}
+
+/* The last `max` bytes of a file, as a JSON string (invalid UTF-8 replaced). */
+static json_t *file_tail(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return json_null();
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    long from = size > (long)max ? size - (long)max : 0;
+    fseek(f, from, SEEK_SET);
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max, f) : 0;
+    fclose(f);
+    if (!buf)
+        return json_null();
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)buf[i] >= 0x80 || (buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t'))
+            buf[i] = '?';
+    json_t *s = json_stringn(buf, n);
+    free(buf);
+    return s ? s : json_null();
+}
+
+static json_t *dist_json(const struct oneway_dist *d)
+{
+    if (d->count == 0)
+        return json_null();
+    return json_pack("{s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "count", (json_int_t)d->count, "min", d->min,
+                     "p50", d->p50, "p95", d->p95, "p99", d->p99, "max", d->max, "mean", d->mean);
+}
+
+static json_t *oneway_dir_json(const struct oneway_dir *d, const char *pcap_sent)
+{
+    json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)d->sent,
+                          "received", (json_int_t)d->received, "lost", (json_int_t)d->lost,
+                          "duplicates", (json_int_t)d->duplicates, "corrupted_or_foreign",
+                          (json_int_t)d->unmatched, "reordered", (json_int_t)d->reordered, "rtp_sent",
+                          (json_int_t)d->rtp_sent, "rtp_lost", (json_int_t)d->rtp_lost,
+                          "frames_sent", (json_int_t)d->frames_sent, "frames_lost",
+                          (json_int_t)d->frames_lost);
+    json_object_set_new(j, "loss", json_real(d->sent ? (double)d->lost / (double)d->sent : 0));
+    json_object_set_new(j, "delay_ms", dist_json(&d->delay_ms));
+    json_object_set_new(j, "frame_delay_ms", dist_json(&d->frame_delay_ms));
+    json_t *lost = json_array();
+    for (size_t i = 0; i < d->n_lost_rtp; i++)
+        json_array_append_new(lost, json_pack("{s:I,s:i,s:I,s:s}", "ssrc", (json_int_t)d->lost_rtp[i].ssrc,
+                                              "seq", (int)d->lost_rtp[i].seq, "frame",
+                                              (json_int_t)d->lost_rtp[i].frame, "pcap", pcap_sent));
+    json_object_set_new(j, "network_dropped_rtp", lost);
+    return j;
+}
+
+/* ---- evaluation of `rtp for` windows from the capture ---- */
+
+struct window_figures {
+    bool found;          /* a stream was in the window */
+    double v[SCENARIO_METRIC_COUNT]; /* measured value per metric */
+    bool pt_constant;    /* one payload type throughout */
+    bool ssrc_constant;  /* one SSRC throughout */
+    int64_t expected;    /* RTP packets expected (for the binomial test) */
+    int64_t lost;        /* lost as A.3 counts */
+};
+
+static bool endpoint_port_is(const char *ep, unsigned port)
+{
+    const char *colon = strrchr(ep, ':');
+    return colon && (unsigned)atoi(colon + 1) == port;
+}
+
+static int measure_window(const struct scenario_run *r, const struct replay_rtp_window *w,
+                          struct window_figures *f, char *err, size_t cap)
+{
+    memset(f, 0, sizeof *f);
+    struct analyze_opts ao = {
+        .profile = r->sc->profile == SCENARIO_PROFILE_LAB ? PROFILE_LAB : PROFILE_RFC2326,
+        .profile_given = true,
+        .decode = DECODE_NONE,
+        .window_start_ns = w->start_ns,
+        .window_end_ns = w->end_ns,
+    };
+    if (w->rtp_port && ao.n_rtp_ports < ANALYZE_MAX_RTP_PORTS)
+        ao.rtp_ports[ao.n_rtp_ports++] = w->rtp_port;
+    const char *path = r->peer_pcap[0] ? r->peer_pcap : r->sut_pcap;
+    struct analysis *a = NULL;
+    if (analyze_file(path, &ao, &a, err, cap) != 0)
+        return -1;
+    const struct analyze_stream *best = NULL;
+    uint64_t pkts = 0, bytes = 0;
+    unsigned n_ssrc = 0, n_pt = 0;
+    int pt0 = -1;
+    for (size_t i = 0; i < a->n_streams; i++) {
+        const struct analyze_stream *s = &a->streams[i];
+        bool match = w->channel >= 0 ? (s->interleaved && s->channel == w->channel)
+                                     : (!s->interleaved && endpoint_port_is(s->dst, w->rtp_port));
+        if (!match)
+            continue;
+        const struct rtp_stream_metrics *m = rtp_stream_metrics(s->rtp);
+        if (!m->started)
+            continue;
+        n_ssrc++;
+        if (pt0 < 0 || m->payload_type != pt0) {
+            n_pt += pt0 != m->payload_type;
+            pt0 = m->payload_type;
+        }
+        pkts += m->packets;
+        bytes += m->bytes;
+        if (!best || m->packets > rtp_stream_metrics(best->rtp)->packets)
+            best = s;
+    }
+    if (best) {
+        const struct rtp_stream_metrics *m = rtp_stream_metrics(best->rtp);
+        double dur_s = (double)(w->end_ns - w->start_ns) / 1e9;
+        f->found = true;
+        f->v[SCENARIO_METRIC_PACKETS] = (double)pkts;
+        f->v[SCENARIO_METRIC_BYTES] = (double)bytes;
+        f->v[SCENARIO_METRIC_FRAMES] = (double)m->frames.complete;
+        f->v[SCENARIO_METRIC_PT] = m->payload_type;
+        f->v[SCENARIO_METRIC_SSRC] = m->ssrc;
+        f->v[SCENARIO_METRIC_LOSS] = m->expected > 0 ? 100.0 * (double)m->lost / (double)m->expected : 0;
+        f->v[SCENARIO_METRIC_FPS] = dur_s > 0 ? (double)m->frames.complete / dur_s : 0;
+        f->v[SCENARIO_METRIC_BITRATE] = dur_s > 0 ? (double)bytes * 8 / dur_s / 1000.0 : 0;
+        f->v[SCENARIO_METRIC_JITTER] = m->max_jitter_ms;
+        f->v[SCENARIO_METRIC_INTERVAL] = m->frames.interval_ms.count ? m->frames.interval_ms.p50 : 0;
+        f->pt_constant = n_pt <= 1;
+        f->ssrc_constant = n_ssrc <= 1;
+        f->expected = m->expected;
+        f->lost = m->lost;
+    } else {
+        f->pt_constant = f->ssrc_constant = true;
+    }
+    analysis_free(a);
+    return 0;
+}
+
+static bool cond_holds(const struct scenario_rtp_cond *c, const struct window_figures *f, double p_loss,
+                       char *why, size_t cap)
+{
+    double v = f->v[c->metric];
+    double tol = c->tolerance_percent ? fabs(c->value) * c->tolerance / 100.0 : c->tolerance;
+    switch (c->op) {
+    case SCENARIO_OP_EQ:
+        snprintf(why, cap, "%g", v);
+        return fabs(v - c->value) <= tol + 1e-9;
+    case SCENARIO_OP_NE:
+        snprintf(why, cap, "%g", v);
+        return fabs(v - c->value) > tol + 1e-9;
+    case SCENARIO_OP_LT: snprintf(why, cap, "%g", v); return v < c->value + tol;
+    case SCENARIO_OP_LE: snprintf(why, cap, "%g", v); return v <= c->value + tol + 1e-9;
+    case SCENARIO_OP_GT: snprintf(why, cap, "%g", v); return v > c->value - tol;
+    case SCENARIO_OP_GE: snprintf(why, cap, "%g", v); return v >= c->value - tol - 1e-9;
+    case SCENARIO_OP_CONSTANT: {
+        bool ok = c->metric == SCENARIO_METRIC_PT ? f->pt_constant : f->ssrc_constant;
+        snprintf(why, cap, "%s", ok ? "constant" : "changed");
+        return ok;
+    }
+    case SCENARIO_OP_BINOMIAL: {
+        double p = c->has_p ? c->p : p_loss;
+        uint64_t lo = 0, hi = 0;
+        uint64_t n = f->expected > 0 ? (uint64_t)f->expected : 0;
+        impair_binomial_interval(n, p, c->confidence, &lo, &hi);
+        int64_t lost = f->lost;
+        snprintf(why, cap, "%lld lost of %llu (%.2f%%); the %g%% interval at p=%.4g is [%llu, %llu]",
+                 (long long)lost, (unsigned long long)n, n ? 100.0 * (double)lost / (double)n : 0.0,
+                 c->confidence * 100, p, (unsigned long long)lo, (unsigned long long)hi);
+        return lost >= 0 && (uint64_t)lost >= lo && (uint64_t)lost <= hi;
+    }
+    }
+    return false;
+}
+
+/* Loss probability the to-peer direction was asked for over a window: the
+ * phase in force when the window opened (phases inside a window make a
+ * binomial test meaningless; the scenario author should not do that). */
+static double asked_loss(const struct scenario_run *r, const struct replay_rtp_window *w)
+{
+    struct impair_spec s = r->sc->impair_given ? r->sc->impair[SCENARIO_DIR_TO_PEER] : r->im.spec[1];
+    for (unsigned i = 0; i < r->sc->n_events; i++) {
+        const struct scenario_event *ev = &r->sc->events[i];
+        if (ev->kind != SCENARIO_EVENT_IMPAIR || ev->direction == SCENARIO_DIR_TO_SUT)
+            continue;
+        if (r->im.t0_ns + ev->at_ms * 1000000LL <= w->start_ns)
+            s = ev->spec;
+    }
+    return impair_expected_loss(&s);
+}
+
+/* ---- verdicts ---- */
+
+/* Checks that follow from the impairment itself when it is on: the
+ * network, not the system under test, dropped, delayed or reordered. */
+static bool network_explained(enum check_id id)
+{
+    switch (id) {
+    case CHK_RTP_SEQ_GAP:
+    case CHK_RTP_SEQ_REORDER:
+    case CHK_RTP_SEQ_DUPLICATE:
+    case CHK_FRAME_INCOMPLETE:
+    case CHK_FRAME_SKIPPED:
+    case CHK_FRAME_ORDER:
+    case CHK_FRAME_UNDECODABLE:
+    case CHK_CAPTURE_TCP_GAP:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The pcap frame of an exchange's reply (or request), from the analysis of
+ * the SUT-side capture: connection by addresses, exchange by CSeq. */
+static uint64_t exchange_frame(const struct analysis *a, const struct replay_exchange *x, bool reply)
+{
+    if (!a || !x->has_cseq)
+        return 0;
+    for (size_t i = 0; i < a->n_connections; i++) {
+        const struct analyze_connection *c = &a->connections[i];
+        bool same = (strcmp(c->client, x->local) == 0 && strcmp(c->server, x->remote) == 0) ||
+                    (strcmp(c->client, x->remote) == 0 && strcmp(c->server, x->local) == 0);
+        if (!same)
+            continue;
+        for (size_t k = 0; k < c->n_exchanges; k++)
+            if (c->exchanges[k].has_cseq && c->exchanges[k].cseq == x->cseq)
+                return reply && c->exchanges[k].response_frame ? c->exchanges[k].response_frame
+                                                               : c->exchanges[k].frame;
+    }
+    return 0;
+}
+
+struct run_summary_row {
+    char name[128];      /* scenario name */
+    const char *verdict; /* pass, fail, error */
+    double loss_pct;     /* RTP loss at the harness, percent; NAN none */
+    double bitrate_kbps; /* RTP bit rate */
+    double fps;          /* frame rate */
+    double jitter_ms;    /* max running jitter */
+    double duration_s;   /* wall clock */
+};
+
+/* Choose the backend for this scenario: `none` when nothing is impaired and
+ * nothing changes during the run; else what --backend says, with `auto`
+ * taking netem where the kernel has it. */
+static const char *choose_backend(const struct run_opts *o, bool needs_impairment, int netem_state)
+{
+    if (!needs_impairment)
+        return "none";
+    if (o->backend == RUN_BACKEND_USERSPACE)
+        return "userspace";
+    if (o->backend == RUN_BACKEND_NETEM)
+        return "netem";
+    return netem_state == 0 ? "netem" : "userspace";
+}
+
+static int scenario_execute(struct scenario_run *r, int netem_state, const char *netem_why, json_t *sj,
+                            struct run_summary_row *row)
+{
+    const struct run_opts *o = r->o;
+    const struct scenario *sc = r->sc;
+    char err[2048] = "";
+    int64_t started_mono = now_ns(CLOCK_MONOTONIC);
+    r->deadline_mono_ns = started_mono + (int64_t)o->scenario_timeout_s * 1000000000LL;
+    r->lab.ns_orig = r->lab.ns_peer = r->lab.ns_router = r->lab.ns_sut = -1;
+    r->im.lab = &r->lab;
+    r->im.phases = json_array();
+    r->im.backend = "none";
+
+    /* What the impairment is: the scenario's own, else the run's default. */
+    struct impair_spec spec[2];
+    memset(spec, 0, sizeof spec);
+    char asked[2][256] = {"", ""};
+    if (sc->impair_given) {
+        spec[0] = sc->impair[0];
+        spec[1] = sc->impair[1];
+        snprintf(asked[0], sizeof asked[0], "%s", sc->impair_text[0]);
+        snprintf(asked[1], sizeof asked[1], "%s", sc->impair_text[1]);
+    } else if (o->impair && *o->impair) {
+        struct wire_error we;
+        if (impair_parse(o->impair, strlen(o->impair), &spec[0], &we) != 0) {
+            snprintf(r->setup_error, sizeof r->setup_error, "--impair '%s': column %zu: %s", o->impair,
+                     we.offset + 1, we.reason);
+            return -1;
+        }
+        spec[1] = spec[0];
+        snprintf(asked[0], sizeof asked[0], "%s", o->impair);
+        snprintf(asked[1], sizeof asked[1], "%s", o->impair);
+    }
+    for (int d = 0; d < 2; d++)
+        if (!spec[d].seed_given) {
+            spec[d].seed = o->seed;
+            spec[d].seed_given = true;
+        }
+    bool needs = !impair_is_none(&spec[0]) || !impair_is_none(&spec[1]) || sc->n_events > 0;
+    bool lab = o->target_url == NULL;
+    json_t *imj = json_object();
+    json_object_set_new(sj, "impairment", imj);
+
+    struct capture *cap_sut = NULL, *cap_peer = NULL;
+    struct replay_result rr;
+    memset(&rr, 0, sizeof rr);
+    bool replayed = false;
+    int64_t t0 = now_ns(CLOCK_REALTIME);
+    r->im.t0_ns = t0;
+
+    if (lab) {
+        const char *backend = choose_backend(o, needs, netem_state);
+        if (strcmp(backend, "netem") == 0 && netem_state != 0) {
+            snprintf(r->setup_error, sizeof r->setup_error, "--backend netem: %s", netem_why);
+            goto finish;
+        }
+        r->im.backend = backend;
+        if (netlab_create(&r->lab, strcmp(backend, "userspace") != 0, err, sizeof err) != 0) {
+            snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
+            goto finish;
+        }
+        if (capture_start(r->lab.ns_sut, NETLAB_SUT_IF, NULL, r->sut_pcap, &cap_sut, err, sizeof err) != 0 ||
+            capture_start(r->lab.ns_peer, NETLAB_PEER_IF, NULL, r->peer_pcap, &cap_peer, err, sizeof err) != 0) {
+            snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
+            goto finish;
+        }
+        if (strcmp(backend, "netem") == 0) {
+            for (int d = 0; d < 2; d++)
+                if (netem_apply(r->lab.ns_router, dir_ifname(d), &spec[d], err, sizeof err) != 0) {
+                    snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
+                    goto finish;
+                }
+        } else if (strcmp(backend, "userspace") == 0) {
+            struct uimpair_opts uo = {
+                .router_netns_fd = r->lab.ns_router,
+                .peer_ifname = NETLAB_RT_PEER_IF,
+                .sut_ifname = NETLAB_RT_SUT_IF,
+                .log_path = r->impair_log,
+                .t0_ns = t0,
+            };
+            uo.spec[UIMPAIR_TO_SUT] = spec[SCENARIO_DIR_TO_SUT];
+            uo.spec[UIMPAIR_TO_PEER] = spec[SCENARIO_DIR_TO_PEER];
+            if (uimpair_start(&uo, &r->im.u, err, sizeof err) != 0) {
+                snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
+                goto finish;
+            }
+        }
+        r->im.spec[0] = spec[0];
+        r->im.spec[1] = spec[1];
+        if (sc->role == SCENARIO_ROLE_SERVER) {
+            if (!o->server_cmd) {
+                snprintf(r->setup_error, sizeof r->setup_error,
+                         "a server-role scenario needs --server-cmd or --target");
+                goto finish;
+            }
+            if (start_sut(r, o->server_cmd, NULL, err, sizeof err) != 0 || wait_listening(r, err, sizeof err) != 0) {
+                snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
+                goto finish;
+            }
+        }
+    } else {
+        if (sc->role == SCENARIO_ROLE_CLIENT) {
+            snprintf(r->setup_error, sizeof r->setup_error,
+                     "a client-role scenario cannot run with --target (it needs --client-cmd)");
+            goto finish;
+        }
+        if (needs)
+            fprintf(stderr, "rtsp-harness run: %s: --target runs on loopback without impairment; "
+                            "the scenario's impairment is not applied\n", sc->path);
+        r->im.backend = "none";
+        if (capture_start(-1, "lo", NULL, r->sut_pcap, &cap_sut, err, sizeof err) != 0) {
+            snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
+            goto finish;
+        }
+    }
+
+    {
+        /* Replay from the peer namespace (or here, on loopback). */
+        char host[256] = NETLAB_SUT_ADDR, url_buf[1024] = "";
+        uint16_t port = o->port;
+        if (!lab) {
+            /* rtsp://host[:port]/path */
+            const char *u = o->target_url;
+            const char *h = strstr(u, "://");
+            h = h ? h + 3 : u;
+            size_t hl = strcspn(h, ":/");
+            snprintf(host, sizeof host, "%.*s", (int)hl, h);
+            port = h[hl] == ':' ? (uint16_t)atoi(h + hl + 1) : 554;
+            snprintf(url_buf, sizeof url_buf, "%s", u);
+        }
+        struct replay_target t = {
+            .host = sc->role == SCENARIO_ROLE_CLIENT ? NETLAB_PEER_ADDR : host,
+            .port = port,
+            .media = o->media,
+            .url = lab ? NULL : url_buf,
+            .seed = o->seed,
+        };
+        char media_file[PATH_MAX];
+        snprintf(media_file, sizeof media_file, "%s/%s", o->media_dir, o->media);
+        t.media_file = media_file;
+        struct replay_hooks h = {.ctx = r, .event = hook_event, .listening = hook_listening,
+                                 .sut_gone = hook_sut_gone};
+        if (lab && netlab_enter(r->lab.ns_peer, err, sizeof err) != 0) {
+            snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
+            goto finish;
+        }
+        r->im.t0_ns = now_ns(CLOCK_REALTIME);
+        replay_run(sc, &t, &h, &rr);
+        replayed = true;
+        if (lab && setns(r->lab.ns_orig, CLONE_NEWNET) != 0) {
+            fprintf(stderr, "rtsp-harness: cannot return to the original network namespace\n");
+            _exit(3);
+        }
+    }
+
+finish:
+    if (r->sut) {
+        sut_stop(r->sut, RUN_SUT_GRACE_MS, &r->sut_exit);
+        r->sut = NULL;
+    }
+    /* Let packets in flight through the impairment reach the captures. */
+    {
+        uint32_t worst_us = 0;
+        for (int d = 0; d < 2; d++)
+            if (spec[d].delay_us + spec[d].jitter_us > worst_us)
+                worst_us = spec[d].delay_us + spec[d].jitter_us;
+        nap_ms(50 + worst_us / 1000);
+    }
+    blackout_join(&r->im);
+    struct uimpair_stats ust[2];
+    bool have_ust = false;
+    if (r->im.u) {
+        uimpair_stop(r->im.u, ust);
+        r->im.u = NULL;
+        have_ust = true;
+    }
+    struct capture_stats cs_sut = {0}, cs_peer = {0};
+    capture_stop(cap_sut, &cs_sut);
+    capture_stop(cap_peer, &cs_peer);
+    netlab_destroy(&r->lab);
+
+    /* ---- judge ---- */
+    const char *verdict = "pass";
+    json_t *fails = json_array();
+    json_object_set_new(imj, "backend", json_string(r->im.backend));
+    json_object_set_new(imj, "asked", json_pack("{s:s,s:s}", "to_sut", asked[0], "to_peer", asked[1]));
+    json_object_set_new(imj, "phases", r->im.phases);
+    if (r->impair_log[0] && strcmp(r->im.backend, "userspace") == 0)
+        json_object_set_new(imj, "decision_log", json_string(r->impair_log));
+    if (have_ust) {
+        json_t *fw = json_object();
+        for (int d = 0; d < 2; d++)
+            json_object_set_new(fw, d == UIMPAIR_TO_SUT ? "to_sut" : "to_peer",
+                                json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f}", "frames_in",
+                                          (json_int_t)ust[d].frames_in, "frames_out",
+                                          (json_int_t)ust[d].frames_out, "dropped",
+                                          (json_int_t)ust[d].dropped, "blackout_drops",
+                                          (json_int_t)ust[d].blackout_drops, "duplicated",
+                                          (json_int_t)ust[d].duplicated, "corrupted",
+                                          (json_int_t)ust[d].corrupted, "reordered",
+                                          (json_int_t)ust[d].reordered, "queue_drops",
+                                          (json_int_t)ust[d].queue_drops, "delay_error_p50_us",
+                                          ust[d].delay_err_p50_us, "delay_error_p99_us",
+                                          ust[d].delay_err_p99_us, "delay_error_max_us",
+                                          ust[d].delay_err_max_us));
+        json_object_set_new(imj, "forwarder", fw);
+    }
+    if (!lab && needs)
+        json_object_set_new(imj, "note", json_string("--target: no impairment applied"));
+
+    json_t *caps = json_object();
+    json_object_set_new(caps, "sut", json_string(r->sut_pcap));
+    json_object_set_new(caps, "sut_frames", json_integer((json_int_t)cs_sut.frames));
+    json_object_set_new(caps, "sut_kernel_dropped", json_integer((json_int_t)cs_sut.kernel_dropped));
+    if (lab) {
+        json_object_set_new(caps, "peer", json_string(r->peer_pcap));
+        json_object_set_new(caps, "peer_frames", json_integer((json_int_t)cs_peer.frames));
+        json_object_set_new(caps, "peer_kernel_dropped", json_integer((json_int_t)cs_peer.kernel_dropped));
+    }
+    json_object_set_new(sj, "captures", caps);
+
+    if (r->setup_error[0]) {
+        verdict = "error";
+        json_object_set_new(sj, "error", json_string(r->setup_error));
+    }
+
+    /* Analysis of the SUT side: what the system under test really sent
+     * (before the impairment) and received (after it). */
+    struct analysis *an = NULL;
+    if (replayed || cs_sut.frames) {
+        struct analyze_opts ao = {
+            .profile = sc->profile == SCENARIO_PROFILE_LAB ? PROFILE_LAB : PROFILE_RFC2326,
+            .profile_given = true,
+            .decode = DECODE_SAMPLE,
+        };
+        char aerr[1024];
+        if (analyze_file(r->sut_pcap, &ao, &an, aerr, sizeof aerr) != 0) {
+            json_object_set_new(sj, "analysis_error", json_string(aerr));
+            an = NULL;
+        } else {
+            char apath[PATH_MAX];
+            snprintf(apath, sizeof apath, "%s.analysis.json", r->base);
+            FILE *af = fopen(apath, "w");
+            if (af) {
+                analysis_write_json(an, af);
+                fclose(af);
+                json_object_set_new(caps, "analysis", json_string(apath));
+            }
+        }
+    }
+
+    /* Live failures, with the pcap frame of their exchange. */
+    for (size_t i = 0; i < rr.n_failures; i++) {
+        const struct replay_failure *f = &rr.failures[i];
+        json_t *fj = json_pack("{s:s,s:s,s:i,s:i,s:s}", "check", f->check, "source", "replay", "line",
+                               (int)f->line, "column", (int)f->column, "message", f->message);
+        uint64_t frame = 0;
+        if (f->exchange >= 0 && (size_t)f->exchange < rr.n_exchanges)
+            frame = exchange_frame(an, &rr.exchanges[f->exchange], true);
+        if (frame) {
+            json_object_set_new(fj, "pcap", json_string(r->sut_pcap));
+            json_object_set_new(fj, "frame", json_integer((json_int_t)frame));
+        }
+        json_array_append_new(fails, fj);
+    }
+    if (replayed && rr.verdict != REPLAY_PASS)
+        verdict = rr.verdict == REPLAY_ERROR ? "error" : "fail";
+    if (replayed && rr.verdict == REPLAY_ERROR)
+        json_object_set_new(sj, "error", json_string(rr.error));
+
+    /* Analyzer findings that count: severity fail under the profile, not
+     * allowed by the scenario, not explained by the impairment. */
+    if (an) {
+        enum check_profile prof = an->profile;
+        json_t *counted = json_object();
+        for (size_t i = 0; i < an->findings.len; i++) {
+            const struct finding *fd = &an->findings.items[i];
+            const struct check_def *def = &check_catalog[fd->check];
+            if (def->severity[prof] != SEV_FAIL || scenario_allows(sc, def->id))
+                continue;
+            if (needs && network_explained(fd->check))
+                continue;
+            /* Streams the harness itself sends (client role) are judged
+             * by the client's own behaviour, not by their packets. */
+            if (strncmp(fd->where, NETLAB_PEER_ADDR ":", strlen(NETLAB_PEER_ADDR) + 1) == 0 &&
+                strncmp(def->id, "rtp.", 4) == 0)
+                continue;
+            json_int_t seen = json_integer_value(json_object_get(counted, def->id));
+            json_object_set_new(counted, def->id, json_integer(seen + 1));
+            if (seen >= 5)
+                continue; /* five of each in the report; the analysis file has them all */
+            /* The scenario line: the exchange with that request frame. */
+            unsigned line = 0;
+            for (size_t k = 0; k < rr.n_exchanges && !line; k++) {
+                uint64_t req = exchange_frame(an, &rr.exchanges[k], false);
+                uint64_t rep = exchange_frame(an, &rr.exchanges[k], true);
+                if (fd->frame && (fd->frame == req || fd->frame == rep))
+                    line = rr.exchanges[k].line;
+            }
+            json_t *fj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "check", def->id, "source", "analyzer", "rfc",
+                                   def->rfc, "message", fd->detail, "where", fd->where, "pcap", r->sut_pcap);
+            json_object_set_new(fj, "frame", json_integer((json_int_t)fd->frame));
+            if (line)
+                json_object_set_new(fj, "line", json_integer(line));
+            json_array_append_new(fails, fj);
+            if (strcmp(verdict, "pass") == 0)
+                verdict = "fail";
+        }
+        json_decref(counted);
+    }
+
+    /* One-way measurements between the two captures. */
+    struct oneway ow;
+    bool have_ow = false;
+    if (lab && (replayed || cs_sut.frames)) {
+        char oerr[512];
+        if (oneway_measure(r->sut_pcap, r->peer_pcap, NETLAB_SUT_ADDR, NETLAB_PEER_ADDR, &ow, oerr,
+                           sizeof oerr) == 0) {
+            have_ow = true;
+            json_t *m = json_object();
+            json_object_set_new(m, "to_peer", oneway_dir_json(&ow.to_peer, r->sut_pcap));
+            json_object_set_new(m, "to_sut", oneway_dir_json(&ow.to_sut, r->peer_pcap));
+            json_object_set_new(imj, "measured", m);
+        } else {
+            json_object_set_new(imj, "measured_error", json_string(oerr));
+        }
+    }
+
+    /* RTP windows from the capture. */
+    json_t *wins = json_array();
+    for (size_t i = 0; replayed && i < rr.n_windows; i++) {
+        const struct replay_rtp_window *w = &rr.windows[i];
+        struct window_figures f;
+        char werr[512];
+        json_t *wj = json_pack("{s:i,s:f,s:f,s:I,s:I}", "line", (int)w->line, "start_s",
+                               (double)(w->start_ns - r->im.t0_ns) / 1e9, "end_s",
+                               (double)(w->end_ns - r->im.t0_ns) / 1e9, "live_packets",
+                               (json_int_t)w->live_packets, "live_bytes", (json_int_t)w->live_bytes);
+        json_array_append_new(wins, wj);
+        if (measure_window(r, w, &f, werr, sizeof werr) != 0) {
+            json_object_set_new(wj, "error", json_string(werr));
+            json_array_append_new(fails, json_pack("{s:s,s:s,s:i,s:s}", "check", "scenario.rtp", "source",
+                                                   "capture", "line", (int)w->line, "message", werr));
+            verdict = strcmp(verdict, "error") == 0 ? verdict : "fail";
+            continue;
+        }
+        json_t *conds = json_array();
+        json_object_set_new(wj, "conditions", conds);
+        double p = asked_loss(r, w);
+        for (unsigned k = 0; w->expect && k < w->expect->n_conds; k++) {
+            const struct scenario_rtp_cond *c = &w->expect->conds[k];
+            char got[256];
+            bool ok = cond_holds(c, &f, p, got, sizeof got);
+            char want[96];
+            if (c->op == SCENARIO_OP_BINOMIAL)
+                snprintf(want, sizeof want, "within binomial %g%%", c->confidence * 100);
+            else if (c->op == SCENARIO_OP_CONSTANT)
+                snprintf(want, sizeof want, "constant");
+            else if (c->tolerance > 0)
+                snprintf(want, sizeof want, "%s %g +- %g%s", scenario_op_name(c->op), c->value, c->tolerance,
+                         c->tolerance_percent ? "%" : "");
+            else
+                snprintf(want, sizeof want, "%s %g", scenario_op_name(c->op), c->value);
+            json_array_append_new(conds, json_pack("{s:s,s:s,s:s,s:b,s:i}", "metric",
+                                                   scenario_metric_name(c->metric), "expected", want,
+                                                   "measured", got, "pass", ok, "column", (int)c->column));
+            if (!ok) {
+                char msg[600];
+                snprintf(msg, sizeof msg, "rtp for %.3gs: expected %s %s, measured %s%s",
+                         (double)w->expect->duration_ms / 1000, scenario_metric_name(c->metric), want, got,
+                         f.found ? "" : " (no RTP stream in the window)");
+                json_t *fj = json_pack("{s:s,s:s,s:i,s:i,s:s,s:s}", "check", "scenario.rtp", "source",
+                                       "capture", "line", (int)c->line, "column", (int)c->column, "message",
+                                       msg, "pcap", r->peer_pcap[0] ? r->peer_pcap : r->sut_pcap);
+                json_array_append_new(fails, fj);
+                if (strcmp(verdict, "pass") == 0)
+                    verdict = "fail";
+            }
+        }
+    }
+    json_object_set_new(sj, "rtp_windows", wins);
+
+    /* Exchanges: the transcript. */
+    json_t *xs = json_array();
+    for (size_t i = 0; i < rr.n_exchanges; i++) {
+        const struct replay_exchange *x = &rr.exchanges[i];
+        json_t *xj = json_pack("{s:i,s:i,s:s,s:s,s:s,s:i}", "line", (int)x->line, "conn", x->conn, "local",
+                               x->local, "remote", x->remote, "method", x->method, "status", x->status);
+        if (x->has_cseq)
+            json_object_set_new(xj, "cseq", json_integer(x->cseq));
+        json_object_set_new(xj, "request_s", json_real((double)(x->request_ns - r->im.t0_ns) / 1e9));
+        if (x->response_ns)
+            json_object_set_new(xj, "response_s", json_real((double)(x->response_ns - r->im.t0_ns) / 1e9));
+        json_object_set_new(xj, "request", x->request_text ? json_string(x->request_text) : json_null());
+        json_object_set_new(xj, "response", x->response_text ? json_string(x->response_text) : json_null());
+        uint64_t fr = exchange_frame(an, x, false);
+        if (fr)
+            json_object_set_new(xj, "frame", json_integer((json_int_t)fr));
+        if (!json_is_string(json_object_get(xj, "request")))
+            json_object_set_new(xj, "request", json_null());
+        json_array_append_new(xs, xj);
+    }
+    json_object_set_new(sj, "exchanges", xs);
+    json_object_set_new(sj, "failures", fails);
+    json_object_set_new(sj, "steps_run", json_integer(rr.steps_run));
+    json_object_set_new(sj, "steps_skipped", json_integer(rr.steps_skipped));
+
+    /* The system under test. */
+    json_t *sutj = json_object();
+    json_object_set_new(sutj, "command", json_string(r->sut_cmd));
+    json_object_set_new(sutj, "exit", json_string(r->sut_exit.text[0] ? r->sut_exit.text : "not started"));
+    json_object_set_new(sutj, "ended_early", json_boolean(r->sut_ended_early));
+    json_object_set_new(sutj, "stdout_tail", file_tail(r->sut_out, 4096));
+    json_object_set_new(sutj, "stderr_tail", file_tail(r->sut_err, 4096));
+    json_object_set_new(sj, "sut", sutj);
+
+    /* The summary row: the harness-side stream (peer capture analysis). */
+    row->loss_pct = row->bitrate_kbps = row->fps = row->jitter_ms = NAN;
+    {
+        struct analyze_opts ao = {
+            .profile = sc->profile == SCENARIO_PROFILE_LAB ? PROFILE_LAB : PROFILE_RFC2326,
+            .profile_given = true,
+            .decode = DECODE_NONE,
+        };
+        struct analysis *pa = NULL;
+        char perr[512];
+        const char *path = lab ? r->peer_pcap : r->sut_pcap;
+        if ((replayed || cs_sut.frames) && analyze_file(path, &ao, &pa, perr, sizeof perr) == 0) {
+            const struct rtp_stream_metrics *best = NULL;
+            json_t *streams = json_array();
+            for (size_t i = 0; i < pa->n_streams; i++) {
+                const struct rtp_stream_metrics *m = rtp_stream_metrics(pa->streams[i].rtp);
+                if (!m->started)
+                    continue;
+                json_t *s = json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:I}", "src", pa->streams[i].src,
+                                      "dst", pa->streams[i].dst, "interleaved", pa->streams[i].interleaved,
+                                      "ssrc", (json_int_t)m->ssrc, "packets", (json_int_t)m->packets,
+                                      "lost", (json_int_t)m->lost, "loss", m->loss_rate, "bitrate_bps",
+                                      m->bitrate_bps, "max_jitter_ms", m->max_jitter_ms, "frames_complete",
+                                      (json_int_t)m->frames.complete, "frames_incomplete",
+                                      (json_int_t)m->frames.incomplete);
+                json_object_set_new(s, "fps", json_real(m->frames.fps));
+                json_array_append_new(streams, s);
+                if (!best || m->packets > best->packets)
+                    best = m;
+            }
+            json_object_set_new(sj, "streams", streams);
+            if (best) {
+                row->loss_pct = 100.0 * best->loss_rate;
+                row->bitrate_kbps = best->bitrate_bps / 1000.0;
+                row->fps = best->frames.fps;
+                row->jitter_ms = best->max_jitter_ms;
+            }
+            analysis_free(pa);
+        }
+    }
+
+    (void)have_ow;
+    analysis_free(an);
+    replay_result_free(&rr);
+    double dur = (double)(now_ns(CLOCK_MONOTONIC) - started_mono) / 1e9;
+    json_object_set_new(sj, "verdict", json_string(verdict));
+    json_object_set_new(sj, "duration_s", json_real(dur));
+    row->verdict = verdict;
+    row->duration_s = dur;
+    snprintf(row->name, sizeof row->name, "%s", sc->name);
+    return 0;
+}
+
+/* ---- the whole run ---- */
+
+static void print_row(FILE *out, const struct run_summary_row *w)
+{
+    char loss[16] = "-", rate[16] = "-", fps[16] = "-", jit[16] = "-";
+    if (!isnan(w->loss_pct))
+        snprintf(loss, sizeof loss, "%.2f%%", w->loss_pct);
+    if (!isnan(w->bitrate_kbps))
+        snprintf(rate, sizeof rate, "%.0f", w->bitrate_kbps);
+    if (!isnan(w->fps))
+        snprintf(fps, sizeof fps, "%.2f", w->fps);
+    if (!isnan(w->jitter_ms))
+        snprintf(jit, sizeof jit, "%.2f", w->jitter_ms);
+    fprintf(out, "%-44.44s %-7s %8s %10s %7s %10s %7.1f\n", w->name, w->verdict, loss, rate, fps, jit,
+            w->duration_s);
+}
+
+static int probe_netem(char *why, size_t cap)
+{
+    struct netlab lab;
+    if (netlab_create(&lab, true, why, cap) != 0)
+        return -1;
+    int rc = netem_probe(lab.ns_router, NETLAB_RT_PEER_IF, why, cap);
+    netlab_destroy(&lab);
+    return rc;
+}
+
+static void update_link(const char *dir, const char *name)
+{
+    char link[PATH_MAX];
+    if (snprintf(link, sizeof link, "%s/latest", dir) >= (int)sizeof link)
+        return;
+    unlink(link);
+    if (symlink(name, link) != 0)
+        fprintf(stderr, "rtsp-harness run: cannot link %s -> %s: %s\n", link, name, strerror(errno));
+}
+
+int run_execute(const struct run_opts *o, char **paths, int n_paths)
+{
+    char **files = NULL;
+    size_t n_files = 0, cap_files = 0;
+    for (int i = 0; i < n_paths; i++)
+        if (collect(paths[i], &files, &n_files, &cap_files) != 0)
+            return 2;
+    if (n_files == 0) {
+        fprintf(stderr, "rtsp-harness run: no scenarios to run\n");
+        return 2;
+    }
+    /* Parse everything first: a bad file stops the run before anything runs. */
+    struct scenario *scs = calloc(n_files, sizeof *scs);
+    if (!scs)
+        return 3;
+    int bad = 0;
+    for (size_t i = 0; i < n_files; i++) {
+        char err[1024];
+        if (scenario_parse_file(files[i], &scs[i], err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            bad++;
+        }
+    }
+    if (bad) {
+        fprintf(stderr, "rtsp-harness run: %d scenario file%s did not parse; nothing was run\n", bad,
+                bad == 1 ? "" : "s");
+        for (size_t i = 0; i < n_files; i++) {
+            scenario_free(&scs[i]);
+            free(files[i]);
+        }
+        free(scs);
+        free(files);
+        return 2;
+    }
+
+    /* Leftovers of runs that were killed. */
+    char cleaned[1024];
+    int n_cleaned = registry_clean_stale(cleaned, sizeof cleaned);
+    if (n_cleaned > 0)
+        fprintf(stderr, "rtsp-harness run: %s\n", cleaned);
+
+    char run_name[128];
+    if (o->run_name)
+        snprintf(run_name, sizeof run_name, "%s", o->run_name);
+    else {
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(run_name, sizeof run_name, "%04d%02d%02d-%02d%02d%02d-%d", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)getpid());
+    }
+    char cap_dir[PATH_MAX / 2], rep_dir[PATH_MAX / 2];
+    snprintf(cap_dir, sizeof cap_dir, "%s/%s", o->captures_dir, run_name);
+    snprintf(rep_dir, sizeof rep_dir, "%s/%s", o->reports_dir, run_name);
+    if (mkdirs(cap_dir) != 0 || mkdirs(rep_dir) != 0) {
+        fprintf(stderr, "rtsp-harness run: cannot create %s or %s: %s\n", cap_dir, rep_dir, strerror(errno));
+        return 3;
+    }
+    registry_enter(run_name);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char netem_why[512] = "";
+    int netem_state = 1;
+    bool lab = o->target_url == NULL;
+    if (lab && o->backend != RUN_BACKEND_USERSPACE) {
+        netem_state = probe_netem(netem_why, sizeof netem_why);
+        if (netem_state < 0) {
+            fprintf(stderr, "rtsp-harness run: %s\n", netem_why);
+            registry_leave();
+            return 3;
+        }
+        if (o->backend == RUN_BACKEND_NETEM && netem_state != 0) {
+            fprintf(stderr, "rtsp-harness run: --backend netem: %s\n", netem_why);
+            registry_leave();
+            return 3;
+        }
+        if (netem_state != 0 && !o->quiet)
+            fprintf(stderr, "rtsp-harness run: backend auto: %s; using the userspace forwarder\n", netem_why);
+    }
+
+    json_t *report = json_object();
+    json_t *runj = json_object();
+    json_t *cmd = json_array();
+    for (int i = 0; i < o->argc; i++)
+        json_array_append_new(cmd, json_string(o->argv[i]));
+    json_object_set_new(runj, "tool", json_string("rtsp-harness"));
+    json_object_set_new(runj, "version", json_string(RTSP_HARNESS_VERSION));
+    json_object_set_new(runj, "name", json_string(run_name));
+    json_object_set_new(runj, "command", cmd);
+    json_object_set_new(runj, "seed", json_integer(o->seed));
+    json_object_set_new(runj, "backend_requested",
+                        json_string(o->backend == RUN_BACKEND_NETEM       ? "netem"
+                                    : o->backend == RUN_BACKEND_USERSPACE ? "userspace"
+                                                                          : "auto"));
+    json_object_set_new(runj, "netem_available", json_boolean(netem_state == 0));
+    if (netem_state != 0 && netem_why[0])
+        json_object_set_new(runj, "netem_unavailable_because", json_string(netem_why));
+    json_object_set_new(runj, "impair_default", o->impair ? json_string(o->impair) : json_null());
+    json_object_set_new(runj, "target", o->target_url ? json_string(o->target_url) : json_null());
+    json_object_set_new(runj, "server_cmd", o->server_cmd ? json_string(o->server_cmd) : json_null());
+    json_object_set_new(runj, "client_cmd", o->client_cmd ? json_string(o->client_cmd) : json_null());
+    json_object_set_new(runj, "captures", json_string(cap_dir));
+    if (n_cleaned > 0)
+        json_object_set_new(runj, "cleaned_up", json_string(cleaned));
+    time_t started = time(NULL);
+    json_object_set_new(runj, "started", json_integer((json_int_t)started));
+    json_object_set_new(report, "schema", json_string("rtsp-harness/run-report"));
+    json_object_set_new(report, "schema_version", json_integer(1));
+    json_object_set_new(report, "run", runj);
+    json_t *sarr = json_array();
+    json_object_set_new(report, "scenarios", sarr);
+
+    struct run_summary_row *rows = calloc(n_files, sizeof *rows);
+    int passed = 0, failed = 0, errors = 0;
+    size_t ran = 0;
+    for (size_t i = 0; i < n_files && !interrupted && rows; i++) {
+        struct scenario_run *r = calloc(1, sizeof *r);
+        if (!r)
+            break;
+        r->o = o;
+        r->sc = &scs[i];
+        r->run_name = run_name;
+        const char *slash = strrchr(files[i], '/');
+        char stem[200];
+        snprintf(stem, sizeof stem, "%s", slash ? slash + 1 : files[i]);
+        char *dot = strrchr(stem, '.');
+        if (dot)
+            *dot = 0;
+        /* The parent folder keeps conformance/x and lab/x apart. */
+        char parent[100] = "";
+        if (slash && slash > files[i]) {
+            const char *ps = slash - 1;
+            while (ps > files[i] && ps[-1] != '/')
+                ps--;
+            snprintf(parent, sizeof parent, "%.*s-", (int)(slash - ps), ps);
+            if (strcmp(parent, ".-") == 0)
+                parent[0] = 0;
+        }
+        snprintf(r->base, sizeof r->base, "%s/%s%s", cap_dir, parent, stem);
+        snprintf(r->sut_pcap, sizeof r->sut_pcap, "%s.%s.pcap", r->base, lab ? "sut" : "lo");
+        if (lab)
+            snprintf(r->peer_pcap, sizeof r->peer_pcap, "%s.peer.pcap", r->base);
+        snprintf(r->impair_log, sizeof r->impair_log, "%s.impair.log", r->base);
+        snprintf(r->sut_out, sizeof r->sut_out, "%s.sut.stdout", r->base);
+        snprintf(r->sut_err, sizeof r->sut_err, "%s.sut.stderr", r->base);
+        if (!o->quiet) {
+            fprintf(stderr, "[%zu/%zu] %s ...\n", i + 1, n_files, files[i]);
+        }
+        json_t *sj = json_object();
+        json_object_set_new(sj, "name", json_string(scs[i].name));
+        json_object_set_new(sj, "file", json_string(files[i]));
+        json_object_set_new(sj, "role", json_string(scs[i].role == SCENARIO_ROLE_SERVER ? "server" : "client"));
+        json_object_set_new(sj, "profile", json_string(scs[i].profile == SCENARIO_PROFILE_LAB ? "lab" : "rfc2326"));
+        scenario_execute(r, netem_state, netem_why, sj, &rows[i]);
+        json_array_append_new(sarr, sj);
+        if (strcmp(rows[i].verdict, "pass") == 0)
+            passed++;
+        else if (strcmp(rows[i].verdict, "fail") == 0)
+            failed++;
+        else
+            errors++;
+        ran++;
+        if (!o->quiet) {
+            json_t *fl = json_object_get(sj, "failures");
+            size_t k;
+            json_t *f;
+            json_array_foreach(fl, k, f)
+            {
+                const char *pcap = json_string_value(json_object_get(f, "pcap"));
+                json_int_t frame = json_integer_value(json_object_get(f, "frame"));
+                json_int_t line = json_integer_value(json_object_get(f, "line"));
+                fprintf(stderr, "  %s:%lld: %s: %s", files[i], (long long)line,
+                        json_string_value(json_object_get(f, "check")),
+                        json_string_value(json_object_get(f, "message")));
+                if (pcap && frame)
+                    fprintf(stderr, " [%s frame %lld]", pcap, (long long)frame);
+                fputc('\n', stderr);
+            }
+            const char *e = json_string_value(json_object_get(sj, "error"));
+            if (e)
+                fprintf(stderr, "  %s: error: %s\n", files[i], e);
+            fprintf(stderr, "  -> %s (%.1f s)\n", rows[i].verdict, rows[i].duration_s);
+        }
+        free(r);
+    }
+    json_object_set_new(report, "summary",
+                        json_pack("{s:i,s:i,s:i,s:i,s:i,s:b}", "scenarios", (int)n_files, "ran", (int)ran,
+                                  "passed", passed, "failed", failed, "errors", errors, "interrupted",
+                                  interrupted != 0));
+    json_object_set_new(runj, "duration_s", json_real((double)(time(NULL) - started)));
+    char rpath[PATH_MAX];
+    snprintf(rpath, sizeof rpath, "%s/report.json", rep_dir);
+    if (json_dump_file(report, rpath, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
+        fprintf(stderr, "rtsp-harness run: cannot write %s\n", rpath);
+    json_decref(report);
+    update_link(o->captures_dir, run_name);
+    update_link(o->reports_dir, run_name);
+
+    FILE *out = stdout;
+    fprintf(out, "%-44s %-7s %8s %10s %7s %10s %7s\n", "scenario", "verdict", "loss", "kbit/s", "fps",
+            "jitter ms", "time s");
+    for (size_t i = 0; i < ran; i++)
+        print_row(out, &rows[i]);
+    fprintf(out, "%d passed, %d failed, %d errors%s; report %s; captures %s\n", passed, failed, errors,
+            interrupted ? " (interrupted)" : "", rpath, cap_dir);
+    free(rows);
+    for (size_t i = 0; i < n_files; i++) {
+        scenario_free(&scs[i]);
+        free(files[i]);
+    }
+    free(scs);
+    free(files);
+    registry_leave();
+    if (interrupted)
+        return 130;
+    return failed || errors ? 1 : 0;
+}
