@@ -20,7 +20,7 @@
 #define BLOCK_WORDS ((BLOCKS + 63) / 64)              /* 64-bit words of the block bitmap */
 #define MAX_DATAGRAMS_LIMIT (1u << 24)                /* largest max_datagrams accepted */
 #define REBUILT_TTL 64                                /* TTL / hop limit written into a rebuilt header */
-#define RECENT 1024                                   /* completed datagrams remembered for late duplicates */
+#define RECENT 1024                                   /* slots remembering datagrams handed out (a power of two) */
 
 /* A datagram under reassembly, or discarded and absorbing its fragments. */
 struct dgram {
@@ -29,7 +29,7 @@ struct dgram {
     uint32_t id;                  /* identification */
     uint8_t src[16];              /* source address as in struct pkt_endpoint */
     uint8_t dst[16];              /* destination address */
-    size_t bucket;                /* hash bucket */
+    uint32_t hash;                /* of the key: picks the hash bucket and the recent slot */
     bool dead;                    /* discarded: later fragments are absorbed until the timeout */
     bool have_last;               /* the fragment without MF/M came: total is known */
     uint32_t total;               /* data bytes of the datagram, once have_last */
@@ -48,7 +48,8 @@ struct dgram {
 
 /* A datagram handed out: fragments of it that come later (a network that
  * duplicates) start a new reassembly, as in a receiver; when that one is
- * given up, this says its fragments were late duplicates, not a loss. */
+ * given up, this says its fragments were late duplicates, not a loss.
+ * Slots are picked by key hash; a newer datagram takes an older one's. */
 struct recent {
     uint8_t version;   /* 4 or 6; 0 for an unused slot */
     uint8_t proto;     /* as in struct dgram */
@@ -69,8 +70,7 @@ struct ipreasm {
     int64_t now_ns;              /* capture time: the latest fragment time seen */
     bool have_now;               /* now_ns is set */
     uint8_t *out_buf;            /* buffer of the datagram last handed out */
-    struct recent recent[RECENT];/* datagrams handed out lately, a ring */
-    size_t recent_next;          /* ring slot written next */
+    struct recent recent[RECENT];/* datagrams handed out lately, by key hash */
     struct ipreasm_stats st;     /* counters */
 };
 
@@ -119,7 +119,7 @@ struct ipreasm *ipreasm_new(const struct ipreasm_opts *o, const char **why)
 
 /* ---------- the table ---------- */
 
-static size_t key_bucket(const struct ipreasm *r, const struct pkt *p)
+static uint32_t key_hash(const struct pkt *p)
 {
     uint32_t h = 2166136261u;
     uint8_t head[6] = {p->ip_version, p->ip_version == 4 ? p->frag.proto : 0,
@@ -131,7 +131,7 @@ static size_t key_bucket(const struct ipreasm *r, const struct pkt *p)
         h = (h ^ p->src.addr[i]) * 16777619u;
     for (size_t i = 0; i < 16; i++)
         h = (h ^ p->dst.addr[i]) * 16777619u;
-    return h & (r->n_buckets - 1);
+    return h;
 }
 
 static bool key_eq(const struct dgram *d, const struct pkt *p)
@@ -151,7 +151,7 @@ static void bytes_add(struct ipreasm *r, size_t n)
 /* Take d out of the table and free it. */
 static void dgram_free(struct ipreasm *r, struct dgram *d)
 {
-    struct dgram **pp = &r->buckets[d->bucket];
+    struct dgram **pp = &r->buckets[d->hash & (r->n_buckets - 1)];
     while (*pp != d)
         pp = &(*pp)->next;
     *pp = d->next;
@@ -173,18 +173,13 @@ static void dgram_free(struct ipreasm *r, struct dgram *d)
  * out within the timeout before d began: same key, nothing beyond its end. */
 static bool late_copies(const struct ipreasm *r, const struct dgram *d)
 {
-    for (size_t k = 1; k <= RECENT; k++) {
-        const struct recent *x = &r->recent[(r->recent_next + RECENT - k) % RECENT];
-        if (x->version == 0)
-            break;
-        if (x->version != d->version || x->id != d->id || (d->version == 4 && x->proto != d->proto) ||
-            memcmp(x->src, d->src, 16) != 0 || memcmp(x->dst, d->dst, 16) != 0)
-            continue;
-        if ((uint64_t)d->created_ns - (uint64_t)x->done_ns > (uint64_t)r->o.timeout_ns)
-            return false;
-        return d->high <= x->total && (!d->have_last || d->total == x->total);
-    }
-    return false;
+    const struct recent *x = &r->recent[d->hash & (RECENT - 1)];
+    if (x->version != d->version || x->id != d->id || (d->version == 4 && x->proto != d->proto) ||
+        memcmp(x->src, d->src, 16) != 0 || memcmp(x->dst, d->dst, 16) != 0)
+        return false;
+    if ((uint64_t)d->created_ns - (uint64_t)x->done_ns > (uint64_t)r->o.timeout_ns)
+        return false;
+    return d->high <= x->total && (!d->have_last || d->total == x->total);
 }
 
 /* Give d up with bytes missing; why is the counter saying how. A
@@ -240,15 +235,15 @@ static void expire(struct ipreasm *r)
         give_up(r, r->oldest, &r->st.timed_out);
 }
 
-static struct dgram *dgram_find(struct ipreasm *r, const struct pkt *p, size_t bucket)
+static struct dgram *dgram_find(struct ipreasm *r, const struct pkt *p, uint32_t hash)
 {
-    for (struct dgram *d = r->buckets[bucket]; d; d = d->next)
+    for (struct dgram *d = r->buckets[hash & (r->n_buckets - 1)]; d; d = d->next)
         if (key_eq(d, p))
             return d;
     return NULL;
 }
 
-static struct dgram *dgram_new(struct ipreasm *r, const struct pkt *p, size_t bucket)
+static struct dgram *dgram_new(struct ipreasm *r, const struct pkt *p, uint32_t hash)
 {
     while (r->st.active >= r->o.max_datagrams && r->oldest)
         give_up(r, r->oldest, &r->st.evicted);
@@ -262,11 +257,11 @@ static struct dgram *dgram_new(struct ipreasm *r, const struct pkt *p, size_t bu
     d->id = p->frag.id;
     memcpy(d->src, p->src.addr, 16);
     memcpy(d->dst, p->dst.addr, 16);
-    d->bucket = bucket;
+    d->hash = hash;
     d->cut_at = UINT32_MAX;
     d->created_ns = r->now_ns;
-    d->next = r->buckets[bucket];
-    r->buckets[bucket] = d;
+    d->next = r->buckets[hash & (r->n_buckets - 1)];
+    r->buckets[hash & (r->n_buckets - 1)] = d;
     d->older = r->newest;
     if (r->newest)
         r->newest->newer = d;
@@ -356,8 +351,7 @@ static void dgram_complete(struct ipreasm *r, struct dgram *d, const struct pkt 
         memcpy(ip + 8, d->src, 16);
         memcpy(ip + 24, d->dst, 16);
     }
-    struct recent *x = &r->recent[r->recent_next];
-    r->recent_next = (r->recent_next + 1) % RECENT;
+    struct recent *x = &r->recent[d->hash & (RECENT - 1)];
     x->version = d->version;
     x->proto = d->proto;
     x->id = d->id;
@@ -406,13 +400,13 @@ int ipreasm_fragment(struct ipreasm *r, const struct pkt *p, struct pkt *out)
     size_t cap = f->data_len < len ? f->data_len : len;
     size_t end = (size_t)f->offset + len;
 
-    size_t bucket = key_bucket(r, p);
-    struct dgram *d = dgram_find(r, p, bucket);
+    uint32_t hash = key_hash(p);
+    struct dgram *d = dgram_find(r, p, hash);
     if (d && d->dead) {
         r->st.absorbed++;
         return 0;
     }
-    if (!d && !(d = dgram_new(r, p, bucket))) {
+    if (!d && !(d = dgram_new(r, p, hash))) {
         r->st.nomem++;
         return 0;
     }

@@ -19,8 +19,8 @@
  *   ignored (the bytes received first are kept); one coming after its
  *   datagram was handed out starts a new reassembly, as in a receiver, but
  *   when that is given up its fragments count as duplicates, not as an
- *   incomplete datagram (the last 1024 datagrams handed out are
- *   remembered for this);
+ *   incomplete datagram (datagrams handed out are remembered for this in
+ *   1024 slots by key hash, a newer one taking an older one's slot);
  * - a fragment overlapping bytes received, or contradicting the end the
  *   last fragment gave (a second, different end; bytes beyond it), makes
  *   the whole datagram discarded;

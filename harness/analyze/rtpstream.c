@@ -118,6 +118,7 @@ struct rtp_stream {
     int64_t inorder_ns;                /* its arrival */
     double clock_ts_sum;               /* timestamp advance over pairs (clock check) */
     int64_t clock_ns_sum;              /* arrival advance over the same pairs */
+    bool clock_break;                  /* a PLAY after PAUSE (or a seek) lies between the last pair member and the next */
     double *series;                    /* per-second bits, RTPS_SERIES_MAX at most */
     size_t series_cap;                 /* allocated entries */
 
@@ -936,10 +937,12 @@ void rtp_stream_packet(struct rtp_stream *s, const uint8_t *pkt, size_t len, int
      * pause or a sequence restart. */
     if (ev != SEQ_OTHER) {
         int64_t gap = arrival_ns - s->inorder_ns;
-        if (ev == SEQ_ADVANCE && s->have_inorder && gap >= 0 && gap <= CLOCK_GAP_MAX_NS) {
+        if (ev == SEQ_ADVANCE && s->have_inorder && !s->clock_break && gap >= 0 &&
+            gap <= CLOCK_GAP_MAX_NS) {
             s->clock_ts_sum += (double)(int32_t)(h.timestamp - s->inorder_ts);
             s->clock_ns_sum += gap;
         }
+        s->clock_break = false;
         s->have_inorder = true;
         s->inorder_ts = h.timestamp;
         s->inorder_ns = arrival_ns;
@@ -1066,6 +1069,7 @@ void rtp_stream_resume(struct rtp_stream *s, uint64_t frame)
         return;
     quiet_close(s);
     s->have_frame_time = false; /* no frame interval across a pause */
+    s->clock_break = true;      /* nor a clock pair: timestamps hold still while paused, and jump on a seek */
 }
 
 /* ---- end of capture ---------------------------------------------------- */

@@ -44,9 +44,9 @@
 #define DEFAULT_LIMIT 1000       /* netem's default queue limit, in packets */
 #define SOCK_BUF_BYTES (8 << 20) /* socket buffers: a burst must not be lost before we read it */
 #define SPIN_NS 30000            /* wake this early and spin: timer wakeups are late by tens of us */
-#define LOG_FLUSH_BYTES (64 << 10)   /* write the log out beyond this much ... */
-#define LOG_IDLE_NS 2000000          /* ... when nothing is due for this long, */
-#define LOG_FORCE_BYTES (8 << 20)    /* or beyond this much whatever is due */
+#define LOG_FLUSH_BYTES (64 << 10)   /* write the log out in chunks of this much ... */
+#define LOG_IDLE_NS 500000           /* ... when nothing is due for this long (a chunk takes tens of us), */
+#define LOG_FORCE_BYTES (4 << 20)    /* or all of it beyond this much whatever is due */
 #define SAMPLE_CAP (1u << 22)        /* delay-error samples kept per direction (reservoir beyond) */
 #define DIST_MAX (32767.0 / 8192.0)  /* netem's tables hold s16 values scaled by 8192 */
 #define FIFO_PRIORITY 10             /* SCHED_FIFO priority of the thread, when allowed */
@@ -381,11 +381,12 @@ int uimpair_check_spec(const struct impair_spec *s, char *err, size_t cap)
 
 /* ---- the decision log ---------------------------------------------------- */
 
-static void log_write_out(struct uimpair *u)
+/* Write the first max bytes of the buffered log (all of it for SIZE_MAX). */
+static void log_write(struct uimpair *u, size_t max)
 {
-    size_t done = 0;
-    while (u->log_fd >= 0 && done < u->log_len) {
-        ssize_t n = write(u->log_fd, u->log_buf + done, u->log_len - done);
+    size_t done = 0, want = u->log_len < max ? u->log_len : max;
+    while (u->log_fd >= 0 && done < want) {
+        ssize_t n = write(u->log_fd, u->log_buf + done, want - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -397,8 +398,15 @@ static void log_write_out(struct uimpair *u)
         }
         done += (size_t)n;
     }
-    u->log_len = 0;
+    if (u->log_failed || done >= u->log_len) {
+        u->log_len = 0;
+        return;
+    }
+    memmove(u->log_buf, u->log_buf + done, u->log_len - done);
+    u->log_len -= done;
 }
+
+static void log_write_out(struct uimpair *u) { log_write(u, SIZE_MAX); }
 
 static void log_printf(struct uimpair *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_printf(struct uimpair *u, const char *fmt, ...)
@@ -1196,9 +1204,10 @@ static void forward(struct uimpair *u)
                 ; /* a few microseconds: cheaper than being late */
             continue;
         }
-        if (u->log_len >= LOG_FORCE_BYTES ||
-            (u->log_len >= LOG_FLUSH_BYTES && (next == INT64_MAX || next - mono_ns() > LOG_IDLE_NS)))
+        if (u->log_len >= LOG_FORCE_BYTES)
             log_write_out(u);
+        else if (u->log_len >= LOG_FLUSH_BYTES && (next == INT64_MAX || next - mono_ns() > LOG_IDLE_NS))
+            log_write(u, LOG_FLUSH_BYTES);
         int64_t wake = next == INT64_MAX ? INT64_MAX : next - SPIN_NS;
         if (wake != armed) {
             arm_timer(u, wake);

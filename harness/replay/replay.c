@@ -232,6 +232,7 @@ struct engine {
     const struct scenario_step *step; /* NULL between steps (events, streams) */
     bool step_failed;               /* the running step recorded a failure */
     bool step_skipped;              /* the running step did not apply (optional mismatch) */
+    bool step_took_request;         /* client role: the running `<` step consumed a request */
     bool *exchange_skip;            /* exchanges whose later steps are skipped */
     bool stop;                      /* run no more steps */
 };
@@ -2021,7 +2022,15 @@ static void match_body(struct engine *e, struct conn *c, const struct scenario_m
     }
     const char *check = sdp ? "scenario.sdp" : "scenario.body";
     if (!sdp) {
+        /* CRLF line ends are matched as LF, so that $ ends a line of either kind */
         char *subject = copy_bytes(msg->body.ptr ? msg->body.ptr : "", msg->body.len);
+        if (subject) {
+            size_t k = 0;
+            for (size_t i = 0; i < msg->body.len; i++)
+                if (!(subject[i] == '\r' && i + 1 < msg->body.len && subject[i + 1] == '\n'))
+                    subject[k++] = subject[i];
+            subject[k] = '\0';
+        }
         regmatch_t pm[SCENARIO_MAX_CAPTURES + 1];
         bool hit = subject && regexec(&rx, subject, SCENARIO_MAX_CAPTURES + 1, pm, 0) == 0;
         char got[120];
@@ -2361,25 +2370,25 @@ static void step_expect_reply(struct engine *e, const struct scenario_step *st)
             FAIL(e, "rtsp.cseq.echo", st->line, st->column, x, "expected CSeq %u, got %s", req.cseq, got);
         }
     }
-    /* automatic Session */
+    /* automatic Session: learnt from the first 2xx reply that carries one,
+     * checked unless the block names Session itself */
     const struct wire_str *sv = rtsp_msg_header(&msg, "Session");
-    if (!ex->explicit_session) {
-        if (sv) {
-            struct rtsp_session ses;
-            struct wire_error err;
-            if (rtsp_parse_session(*sv, RTSP_LENIENT, &ses, NULL, &err) > 0) {
-                if (c->session_active && !wire_str_eq(ses.id, c->session))
+    if (sv) {
+        struct rtsp_session ses;
+        struct wire_error err;
+        if (rtsp_parse_session(*sv, RTSP_LENIENT, &ses, NULL, &err) > 0) {
+            if (c->session_active && !wire_str_eq(ses.id, c->session)) {
+                if (!ex->explicit_session)
                     FAIL(e, "rtsp.session.changed", st->line, st->column, x, "expected Session %s, got %.*s", c->session,
                          (int)ses.id.len, ses.id.ptr);
-                else if (!c->session_active && ok) {
-                    snprintf(c->session, sizeof c->session, "%.*s", (int)ses.id.len, ses.id.ptr);
-                    c->session_set = c->session_active = true;
-                    snprintf(e->r->session, sizeof e->r->session, "%s", c->session);
-                }
+            } else if (!c->session_active && ok) {
+                snprintf(c->session, sizeof c->session, "%.*s", (int)ses.id.len, ses.id.ptr);
+                c->session_set = c->session_active = true;
+                snprintf(e->r->session, sizeof e->r->session, "%s", c->session);
             }
-        } else if (ok && strcmp(req.method, "SETUP") == 0) {
-            FAIL(e, "rtsp.session.missing", st->line, st->column, x, "expected a Session in the reply to SETUP, got none");
         }
+    } else if (ok && strcmp(req.method, "SETUP") == 0 && !ex->explicit_session) {
+        FAIL(e, "rtsp.session.missing", st->line, st->column, x, "expected a Session in the reply to SETUP, got none");
     }
     if (ok && strcmp(req.method, "SETUP") == 0) {
         const struct wire_str *tv = rtsp_msg_header(&msg, "Transport");
@@ -2497,6 +2506,7 @@ static void step_expect_request(struct engine *e, const struct scenario_step *st
     }
     struct msg_item item;
     pop_msg(c, &item);
+    e->step_took_request = true;
     int x = new_exchange(e, st->line, c);
     c->cur_exchange = x;
     c->req_has_cseq = c->req_has_session = false;
@@ -2951,6 +2961,7 @@ static void run_steps(struct engine *e)
         e->step = st;
         e->step_failed = false;
         e->step_skipped = false;
+        e->step_took_request = false;
         fire_events(e);
         switch (st->kind) {
         case SCENARIO_STEP_SEND:
@@ -3004,8 +3015,13 @@ static void run_steps(struct engine *e)
         } else {
             e->r->steps_run++;
             if (e->step_failed) {
-                if (st->exchange >= 0 && e->exchange_skip)
-                    e->exchange_skip[st->exchange] = true; /* its answer would only repeat the failure */
+                /* Nothing sent, or no request came: the answer would only repeat
+                 * the failure. A request that came but did not match still gets
+                 * its reply, so the client can go on. */
+                bool answer_pointless = st->kind == SCENARIO_STEP_SEND ||
+                                        (st->kind == SCENARIO_STEP_EXPECT && !server && !e->step_took_request);
+                if (answer_pointless && st->exchange >= 0 && e->exchange_skip)
+                    e->exchange_skip[st->exchange] = true;
                 if (effective_on_fail(e, st) == SCENARIO_ON_FAIL_STOP)
                     e->stop = true;
             }

@@ -63,6 +63,7 @@ struct conn {
     struct server *srv;           /* owner */
     struct sockaddr_in peer;      /* client address */
     char peer_text[32];           /* "a.b.c.d:port" for logs */
+    char local_host[INET_ADDRSTRLEN]; /* the address the client reached us at (URLs, SDP origin) */
     char *in;                     /* received, not yet parsed */
     size_t in_len;                /* bytes in in */
     size_t in_cap;                /* max_request_bytes */
@@ -591,9 +592,12 @@ static const struct media_stream *resolve_uri(struct server *s, struct wire_str 
     return m;
 }
 
-static void stream_url(struct server *s, const struct media_stream *m, char *out, size_t cap)
+/* URLs name the address this connection reached, so Content-Base and
+ * RTP-Info resolve for the client whichever interface it came through
+ * (a bind to 0.0.0.0 makes s->host meaningless to it). */
+static void stream_url(const struct conn *c, const struct media_stream *m, char *out, size_t cap)
 {
-    snprintf(out, cap, "rtsp://%s:%u/%s", s->host, s->port, m->name);
+    snprintf(out, cap, "rtsp://%s:%u/%s", c->local_host, c->srv->port, m->name);
 }
 
 /* ---------- requests ---------- */
@@ -691,7 +695,7 @@ static void do_describe(struct request *q)
         return;
     }
     char url[MEDIA_NAME_MAX + 64], range[64], sdp[2048];
-    stream_url(s, m, url, sizeof url);
+    stream_url(q->c, m, url, sizeof url);
     if (s->cfg->loop)
         snprintf(range, sizeof range, "npt=0-");
     else
@@ -711,7 +715,7 @@ static void do_describe(struct request *q)
                      "a=control:track0\r\n"
                      "a=framerate:%g\r\n"
                      "a=framesize:26 %u-%u\r\n",
-                     (unsigned long long)origin_id, s->host, m->name, range, m->fps,
+                     (unsigned long long)origin_id, q->c->local_host, m->name, range, m->fps,
                      m->width, m->height);
     if (n < 0 || (size_t)n >= sizeof sdp) {
         reply_error(q, 500);
@@ -966,7 +970,7 @@ static void do_play(struct request *q)
 
     struct reply r;
     char url[MEDIA_NAME_MAX + 64];
-    stream_url(s, m, url, sizeof url);
+    stream_url(q->c, m, url, sizeof url);
     reply_begin(&r, q->c, 200, true, q->cseq);
     reply_session_header(&r, s, x);
     if (o->loop)
@@ -1438,6 +1442,11 @@ static void on_listen(struct loop *l, struct loop_io *io, uint32_t events)
         char addr[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &peer.sin_addr, addr, sizeof addr);
         snprintf(c->peer_text, sizeof c->peer_text, "%s:%u", addr, ntohs(peer.sin_port));
+        struct sockaddr_in local;
+        socklen_t llen = sizeof local;
+        if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
+            !inet_ntop(AF_INET, &local.sin_addr, c->local_host, sizeof c->local_host))
+            snprintf(c->local_host, sizeof c->local_host, "%s", s->host);
         c->in = in;
         c->in_cap = s->cfg->max_request_bytes;
         c->last_rx_ns = loop_now_ns();
@@ -1490,6 +1499,11 @@ static void on_sweep(struct loop *l, struct loop_timer *t)
         c->has_playing = false;
     for (struct session *x = s->sessions, *next; x; x = next) {
         next = x->next;
+        /* The lab protocol has no keepalive: a lab client shows it is alive
+         * only by keeping its RTSP connection open, so its session lasts as
+         * long as that connection. */
+        if (x->lab && x->origin && !x->origin->closing)
+            x->last_seen_ns = now;
         if (now - x->last_seen_ns > session_timeout) {
             if (s->cfg->verbose)
                 fprintf(stderr, "serve: session %s timed out after %u s without a request or RTCP report\n",

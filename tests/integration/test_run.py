@@ -1,0 +1,233 @@
+"""`rtsp-harness run`: scenarios replayed inside the network lab against the
+reference server, a deliberately broken server, and under impairment; the
+run report, the decision log's determinism, and cleanup after signals."""
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCEN = ROOT / "scenarios"
+REF_CMD = "{harness} serve --media {media_dir} --port {port} --session-timeout 3"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the network lab needs root")
+
+
+def run(harness_bin, tmp_path, *args, name="t", timeout=600):
+    cmd = [harness_bin, "run", "--name", name, "--captures", str(tmp_path / "captures"),
+           "--reports", str(tmp_path / "reports"), *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    report_path = tmp_path / "reports" / name / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else None
+    return proc, report
+
+
+def scenario(report, stem):
+    for s in report["scenarios"]:
+        if pathlib.Path(s["file"]).stem == stem:
+            return s
+    raise KeyError(stem)
+
+
+def netns_inodes():
+    """Network namespaces some process lives in."""
+    found = set()
+    for p in pathlib.Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                found.add(os.stat(p / "ns" / "net").st_ino)
+            except OSError:
+                pass
+    return found
+
+
+def marked_processes(run_name):
+    marker = f"RTSP_HARNESS_RUN={run_name}".encode()
+    pids = []
+    for p in pathlib.Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if marker in (p / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(p.name))
+            except OSError:
+                pass
+    return pids
+
+
+def root_links():
+    return subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.count("\n")
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+PLAY = """\
+> DESCRIBE {url} RTSP/1.0
+< RTSP/1.0 200
+< sdp: ~a=control:
+> SETUP {track_url} RTSP/1.0
+< RTSP/1.0 200
+> PLAY {url} RTSP/1.0
+< RTSP/1.0 200
+"""
+
+
+def test_conformance_and_lab_suites_pass_against_the_reference_server(harness_bin, tmp_path):
+    proc, report = run(harness_bin, tmp_path, "--server-cmd", REF_CMD, "--backend", "userspace",
+                       SCEN / "conformance", SCEN / "lab")
+    bad = [(s["file"], s["failures"][:2], s.get("error")) for s in report["scenarios"]
+           if s["verdict"] != "pass"]
+    assert proc.returncode == 0 and not bad, (proc.stdout[-3000:], bad)
+    assert report["summary"]["passed"] == len(report["scenarios"]) >= 36 + 6
+    # Each scenario has its two captures and the impairment measured on the wire.
+    for s in report["scenarios"]:
+        assert pathlib.Path(s["captures"]["sut"]).stat().st_size > 0
+        assert pathlib.Path(s["captures"]["peer"]).stat().st_size > 0
+        assert s["impairment"]["backend"] in ("none", "userspace")
+    lossy = scenario(report, "29-profile-lossy")
+    assert lossy["impairment"]["asked"]["to_peer"] == "loss 2%"
+    measured = lossy["impairment"]["measured"]["to_peer"]
+    assert measured["sent"] > 200 and 0 < measured["lost"] < measured["sent"] * 0.06
+    assert measured["delay_ms"]["p50"] < 5
+    jitter = scenario(report, "31-profile-jitter")["impairment"]["measured"]["to_peer"]["delay_ms"]
+    # delay 30ms 10ms: one-way delays spread between 20 and 40 ms.
+    assert 25 < jitter["p50"] < 35 and jitter["min"] >= 19 and jitter["max"] <= 42, jitter
+    # Transport comparison: UDP loses packets, TCP loses none.
+    udp = scenario(report, "34-transport-udp-under-loss")["streams"]
+    tcp = scenario(report, "35-transport-tcp-under-loss")["streams"]
+    assert max(s["lost"] for s in udp) > 0
+    assert all(s["lost"] == 0 for s in tcp if s["interleaved"])
+
+
+@pytest.mark.parametrize("fault,stem,check,line", [
+    ("cseq", "20-udp-play-pause-resume", "rtsp.cseq.echo", 19),
+    ("session", "20-udp-play-pause-resume", "scenario.status", 25),
+    ("rtp-after-pause", "20-udp-play-pause-resume", "scenario.rtp", 26),
+    ("rtp-after-pause", "04-pause-stops-promptly", "scenario.rtp", 17),
+])
+def test_a_broken_server_fails_the_right_scenarios_naming_check_line_and_frame(
+        harness_bin, tmp_path, fault, stem, check, line):
+    cmd = f"{ROOT}/fixtures/broken-server {{harness}} {fault} {{port}} {{media_dir}}"
+    conf = SCEN / "conformance" / f"{stem}.rtsp"
+    path = conf if conf.exists() else SCEN / "lab" / f"{stem}.rtsp"
+    proc, report = run(harness_bin, tmp_path, "--server-cmd", cmd, path, "01" and
+                       SCEN / "conformance" / "01-options-public.rtsp")
+    assert proc.returncode == 1, proc.stdout
+    s = scenario(report, stem)
+    assert s["verdict"] == "fail"
+    hits = [f for f in s["failures"] if f["check"] == check and f.get("line") == line]
+    assert hits, s["failures"]
+    # The failure's evidence points into a capture.
+    if check != "scenario.status":
+        assert any(f.get("frame") and f.get("pcap") for f in s["failures"]), s["failures"]
+    # The terminal output names file, line and check.
+    assert f"{path.relative_to(ROOT)}:{line}: {check}" in proc.stderr
+    # OPTIONS is unaffected by these faults.
+    assert scenario(report, "01-options-public")["verdict"] == "pass"
+
+
+def test_rtp_after_pause_is_also_found_by_the_analyzer_with_its_frame(harness_bin, tmp_path):
+    cmd = f"{ROOT}/fixtures/broken-server {{harness}} rtp-after-pause {{port}} {{media_dir}}"
+    proc, report = run(harness_bin, tmp_path, "--server-cmd", cmd,
+                       SCEN / "conformance" / "20-udp-play-pause-resume.rtsp")
+    s = report["scenarios"][0]
+    after = [f for f in s["failures"] if f["check"] == "rtp.after-pause"]
+    assert after and after[0]["frame"] > 0 and after[0]["pcap"].endswith(".sut.pcap"), s["failures"]
+
+
+def test_same_seed_drops_the_same_rtp_packets_and_loss_is_within_the_interval(harness_bin, tmp_path):
+    sc = write(tmp_path, "loss10.rtsp", "@name loss 10%\n@impair loss 10% seed 1\n\n" + PLAY +
+               "rtp for 4s: loss within binomial 99%\n> TEARDOWN {url} RTSP/1.0\n< RTSP/1.0 200\n")
+    drops = []
+    for i in (1, 2):
+        proc, report = run(harness_bin, tmp_path, "--server-cmd", REF_CMD, "--backend", "userspace",
+                           sc, name=f"seed{i}")
+        assert proc.returncode == 0, (proc.stdout, report["scenarios"][0]["failures"])
+        s = report["scenarios"][0]
+        log = pathlib.Path(s["impairment"]["decision_log"]).read_text().splitlines()
+        rows = [line.split("\t") for line in log if not line.startswith("#")]
+        # The RTP flow towards the harness: (flow ordinal, index in flow) of each drop.
+        dropped = [(r[2], r[3]) for r in rows if r[1] == "to-peer" and r[4] == "udp" and r[10] == "drop"]
+        assert dropped
+        drops.append(dropped)
+        m = s["impairment"]["measured"]["to_peer"]
+        # The analyzer's loss at the harness matches what the network dropped.
+        assert m["rtp_lost"] == len([r for r in rows if r[1] == "to-peer" and r[8] != "-" and r[10] == "drop"])
+    n = min(len(drops[0]), len(drops[1]))
+    assert drops[0][:n - 2] == drops[1][:n - 2]
+
+
+def test_a_bad_scenario_file_names_file_line_and_column(harness_bin, tmp_path):
+    sc = write(tmp_path, "bad.rtsp", "@name bad\n\n> OPTIONS {url} RTSP/1.0\n<< RTSP/1.0 200\n")
+    proc, report = run(harness_bin, tmp_path, "--server-cmd", REF_CMD, sc)
+    assert proc.returncode == 2
+    assert re.search(r"bad\.rtsp:4:\d+: ", proc.stderr), proc.stderr
+    assert report is None
+
+
+def test_a_server_that_exits_fails_fast_with_its_status(harness_bin, tmp_path):
+    sc = write(tmp_path, "x.rtsp", "@name dies\n\n> OPTIONS {url} RTSP/1.0\n< RTSP/1.0 200\n")
+    proc, report = run(harness_bin, tmp_path, "--server-cmd", "echo starting; exit 7", sc)
+    assert proc.returncode == 1
+    s = report["scenarios"][0]
+    assert s["verdict"] == "error"
+    assert "exited with status 7" in s["error"]
+    assert "starting" in s["sut"]["stdout_tail"]
+
+
+def test_target_mode_runs_on_loopback_without_a_lab(harness_bin, tmp_path, serve):
+    srv = serve()
+    sc = write(tmp_path, "t.rtsp", "@name target\n\n" + PLAY +
+               "rtp for 1s: frames >= 15\n> TEARDOWN {url} RTSP/1.0\n< RTSP/1.0 200\n")
+    proc, report = run(harness_bin, tmp_path, "--target", f"{srv.url}movie.Mjpeg", sc)
+    assert proc.returncode == 0, (proc.stdout, report and report["scenarios"][0]["failures"])
+    s = report["scenarios"][0]
+    assert s["impairment"]["backend"] == "none"
+    assert s["captures"]["sut"].endswith(".lo.pcap")
+
+
+def start_long_run(harness_bin, tmp_path, name):
+    sc = write(tmp_path, "long.rtsp", "@name long\n@impair delay 10ms\n\n" + PLAY +
+               "rtp for 30s: frames >= 1\n")
+    cmd = [harness_bin, "run", "--name", name, "--captures", str(tmp_path / "captures"),
+           "--reports", str(tmp_path / "reports"), "--backend", "userspace",
+           "--server-cmd", REF_CMD, str(sc)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.time() + 20
+    while time.time() < deadline and not marked_processes(name):
+        time.sleep(0.1)
+    assert marked_processes(name), "the server under test never started"
+    time.sleep(1.0)
+    return proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_nothing_survives_a_run_killed_by_a_signal(harness_bin, tmp_path, sig):
+    ns_before, links_before = netns_inodes(), root_links()
+    name = f"killed-{sig.name}"
+    proc = start_long_run(harness_bin, tmp_path, name)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    time.sleep(0.5)
+    assert marked_processes(name) == []
+    assert netns_inodes() <= ns_before
+    assert root_links() == links_before
+    if sig != signal.SIGKILL:
+        assert proc.returncode == 130
+        report = json.loads((tmp_path / "reports" / name / "report.json").read_text())
+        assert report["summary"]["interrupted"] is True
+    else:
+        # The next run notices the killed one and says what it cleaned.
+        sc = write(tmp_path, "o.rtsp", "@name o\n\n> OPTIONS {url} RTSP/1.0\n< RTSP/1.0 200\n")
+        proc2, report = run(harness_bin, tmp_path, "--server-cmd", REF_CMD, sc, name="after")
+        assert proc2.returncode == 0
+        assert f"run {name} (pid {proc.pid}) ended without cleaning up" in proc2.stderr
+        assert name in report["run"]["cleaned_up"]
