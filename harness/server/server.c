@@ -979,8 +979,13 @@ static void do_play(struct request *q)
         reply_header(&r, "Range", "npt=%.3f-%.3f", npt, media_duration(m));
     reply_header(&r, "RTP-Info", "url=%s/track0;seq=%u;rtptime=%u", url, seq, rtptime);
     reply_send(&r, q->c, NULL, 0);
-    if (s->cfg->faults & SERVER_FAULT_SESSION)
-        session_new_id(s, x->lab, x->id, sizeof x->id);
+    if (s->cfg->faults & SERVER_FAULT_SESSION) {
+        /* Into a scratch buffer: session_new_id checks the new id against
+         * every session, this one included. */
+        char fresh[sizeof x->id];
+        session_new_id(s, x->lab, fresh, sizeof fresh);
+        memcpy(x->id, fresh, sizeof x->id);
+    }
 
     x->state = SESSION_PLAYING;
     if (o->interleaved) {
