@@ -23,18 +23,24 @@ DEB_PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 python3-gi tshark tcpdump
 
+# `make test-netem` only: Debian's own kernel (it has sch_netem) booted under
+# qemu, with an initramfs built from busybox.
+NETEM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
+
 PYTHON := /usr/bin/python3
 FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_SECONDS ?= 600
 
 .PHONY: all deps build build-asan build-fuzz test unit-test integration-test \
-	fuzz-smoke fuzz bench clean demo test-netem
+	fuzz-smoke fuzz bench clean demo test-netem deps-netem bench-impair
 
 all: build
 
-deps:
+deps: PACKAGES := $(DEB_PACKAGES)
+deps-netem: PACKAGES := $(NETEM_PACKAGES)
+deps deps-netem:
 	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
+	for p in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'ok installed' \
 			|| missing="$$missing $$p"; \
 	done; \
@@ -92,9 +98,22 @@ demo: build
 		--server-cmd '{harness} serve --media {media_dir} --port {port}' \
 		--impair '$(DEMO_IMPAIR)' scenarios/conformance scenarios/lab
 
+# The netem backend for real: its unit test, then scenarios on the netem
+# backend, inside a VM running Debian's kernel (tests/netem/run-vm).
+NETEM_SCENARIOS := scenarios/conformance/2[0-9]*.rtsp scenarios/conformance/3*.rtsp
+test-netem: build deps-netem
+	tests/netem/run-vm build/tests/test_netem
+	tests/netem/run-vm build/rtsp-harness run --backend netem --captures /tmp/captures \
+		--reports /tmp/reports --server-cmd '{harness} serve --media {media_dir} --port {port} --session-timeout 3' \
+		$(NETEM_SCENARIOS)
+
 # Server scale against gst-rtsp-server, measured in the same run (minutes).
 bench: build
 	$(PYTHON) bench/server_scale --binary build/rtsp-harness
+
+# The userspace impairment backend's delay error at 1000 packets/s.
+bench-impair: build
+	build/bench/impair-delay
 
 clean:
 	rm -rf build build-asan build-fuzz fuzz/work fuzz/artifacts

@@ -145,6 +145,7 @@ struct direction {
     uint32_t gen;               /* bumped at every uimpair_set: flows restart their models */
     uint32_t limit;             /* queue limit in packets */
     struct flow_table flows;    /* flows seen */
+    struct flow overflow;       /* stands for new flows once memory for the table runs out */
     struct heap queue;          /* frames waiting */
     int64_t last_tts_ns;        /* rate: largest time to send in the queue */
     int64_t slot_next_ns;       /* slot: when the next slot opens (0: no slots) */
@@ -188,8 +189,8 @@ struct uimpair {
     unsigned blackout_seen;            /* last blackout_seq logged */
     atomic_int stop;                   /* uimpair_stop was called */
 
-    pthread_mutex_t start_mu;          /* start handshake */
-    pthread_cond_t start_cv;
+    pthread_mutex_t start_mu;          /* guards start_state and start_err */
+    pthread_cond_t start_cv;           /* signalled when start_state leaves 0 */
     int start_state;                   /* 0 starting, 1 running, -1 failed */
     char start_err[256];               /* why it failed */
 };
@@ -767,7 +768,7 @@ static void record_error(struct direction *d, double err_us)
     }
 }
 
-static void send_frame(struct uimpair *u, struct direction *d, struct pframe *f)
+static void send_frame(struct direction *d, struct pframe *f)
 {
     struct sockaddr_ll to;
     memset(&to, 0, sizeof to);
@@ -781,7 +782,6 @@ static void send_frame(struct uimpair *u, struct direction *d, struct pframe *f)
     else
         d->stats.send_errors++;
     record_error(d, (double)(t - f->tts_ns) / 1000.0);
-    (void)u;
 }
 
 /* netem's slot: the next slot opens a uniform delay in [min, max] from now
@@ -799,7 +799,7 @@ static void slot_next(struct direction *d, int64_t now)
 /* netem_dequeue: send what is due; returns when to look again. A frame
  * waits for its time to send and, with slots, for an open slot; a slot that
  * opened before the head frame was due is replaced by a new one from now. */
-static int64_t release(struct uimpair *u, struct direction *d, int64_t now)
+static int64_t release(struct direction *d, int64_t now)
 {
     while (d->queue.n > 0) {
         struct pframe *head = d->queue.v[0];
@@ -809,7 +809,7 @@ static int64_t release(struct uimpair *u, struct direction *d, int64_t now)
         if (head->tts_ns > now || (slots && d->slot_next_ns > now))
             return slots && d->slot_next_ns > head->tts_ns ? d->slot_next_ns : head->tts_ns;
         heap_pop(&d->queue);
-        send_frame(u, d, head);
+        send_frame(d, head);
         if (slots) {
             d->slot_packets_left--;
             d->slot_bytes_left -= head->len;
@@ -894,9 +894,8 @@ static void process_frame(struct uimpair *u, struct direction *d, uint8_t *data,
     parse_frame(data, len, &fi);
     d->stats.frames_in++;
     struct flow *f = flow_get(&d->flows, &fi.key);
-    static struct flow overflow; /* when memory for flows runs out: counted as one flow */
     if (!f) {
-        f = &overflow;
+        f = &d->overflow;
         f->ordinal = UINT32_MAX;
     }
     uint64_t index = f->next_index++;
@@ -1175,6 +1174,17 @@ static void receive(struct uimpair *u, struct direction *d)
     }
 }
 
+/* A pending socket error (the veth went down, for instance) keeps poll
+ * returning at once until it is read: read it, and say so in the log. */
+static void socket_error(struct uimpair *u, int which)
+{
+    int e = 0;
+    socklen_t len = sizeof e;
+    if (getsockopt(u->sock[which], SOL_SOCKET, SO_ERROR, &e, &len) == 0 && e != 0)
+        log_printf(u, "# %lld socket error on %s: %s\n", (long long)log_time_us(u, clock_ns(CLOCK_REALTIME)),
+                   u->if_name[which], strerror(e));
+}
+
 static void arm_timer(struct uimpair *u, int64_t at_ns)
 {
     struct itimerspec its;
@@ -1195,7 +1205,7 @@ static void forward(struct uimpair *u)
         apply_pending(u);
         int64_t now = mono_ns(), next = INT64_MAX;
         for (int i = 0; i < 2; i++) {
-            int64_t t = release(u, &u->d[i], now);
+            int64_t t = release(&u->d[i], now);
             if (t < next)
                 next = t;
         }
@@ -1231,10 +1241,12 @@ static void forward(struct uimpair *u)
             if (read(u->wake_fd, &count, sizeof count) < 0)
                 count = 0;
         }
-        if (pfd[0].revents & POLLIN)
-            receive(u, &u->d[UIMPAIR_TO_SUT]);
-        if (pfd[1].revents & POLLIN)
-            receive(u, &u->d[UIMPAIR_TO_PEER]);
+        for (int i = 0; i < 2; i++) {
+            if (pfd[i].revents & POLLERR)
+                socket_error(u, i);
+            if (pfd[i].revents & POLLIN)
+                receive(u, &u->d[i == 0 ? UIMPAIR_TO_SUT : UIMPAIR_TO_PEER]);
+        }
     }
 }
 

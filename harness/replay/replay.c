@@ -143,6 +143,7 @@ struct conn {
     char *out;                    /* bytes not written yet */
     size_t out_len;               /* bytes in out */
     size_t out_cap;               /* allocated */
+    uint64_t out_sent;            /* bytes the kernel has taken since the connection opened */
     bool write_failed;            /* a write failed; eof_why says why */
     /* server role */
     uint32_t next_cseq;           /* CSeq of the next request */
@@ -448,6 +449,7 @@ static void conn_reset_for_open(struct conn *c, int fd)
     c->eof = false;
     c->closed_by_us = false;
     c->write_failed = false;
+    c->out_sent = 0;
     c->eof_why[0] = '\0';
     c->local[0] = c->remote[0] = '\0';
     c->last_rx_ms = mono_ms();
@@ -643,6 +645,7 @@ static void conn_flush(struct conn *c)
         if (n > 0) {
             memmove(c->out, c->out + n, c->out_len - (size_t)n);
             c->out_len -= (size_t)n;
+            c->out_sent += (uint64_t)n;
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -1222,10 +1225,12 @@ static int64_t step_timeout(const struct engine *e, const struct scenario_step *
     return st->timeout_ms > 0 ? st->timeout_ms : e->sc->timeout_ms;
 }
 
+/* A dead SUT fails the scenario even in an optional step: nothing after it can run. */
 static void sut_exited(struct engine *e, const struct scenario_step *st, const char *waiting)
 {
-    FAIL(e, "scenario.sut-exited", st->line, st->column, -1, "the system under test exited (%s) while %s",
-         e->sut_why, waiting);
+    fail_at(e, true, "scenario.sut-exited", st->line, st->column, -1, "the system under test exited (%s) while %s",
+            e->sut_why, waiting);
+    e->step_failed = true;
     e->stop = true;
 }
 
@@ -1631,11 +1636,18 @@ out:
 
 /* ---------- send steps ---------- */
 
+/* A message is written once the kernel has taken every byte queued up to
+ * its end; RTP frames queued after it (interleaved `rtp send`) do not count. */
+struct flush_wait {
+    struct conn *c;  /* connection */
+    uint64_t target; /* out_sent value at the message's end */
+};
+
 static bool pred_flushed(struct engine *e, void *arg)
 {
     (void)e;
-    struct conn *c = arg;
-    return c->out_len == 0 || c->write_failed || c->fd < 0;
+    struct flush_wait *w = arg;
+    return w->c->out_sent >= w->target || w->c->write_failed || w->c->fd < 0;
 }
 
 /* Write bytes (in segments for `>split`) and wait until the kernel has them. */
@@ -1658,16 +1670,21 @@ static int write_bytes(struct engine *e, struct conn *c, const struct scenario_s
             FAIL(e, "scenario.send", st->line, st->column, -1, "cannot queue %zu bytes", n);
             return -1;
         }
+        struct flush_wait fw = {.c = c, .target = c->out_sent + c->out_len};
         conn_flush(c);
-        int w = wait_for(e, deadline, pred_flushed, c);
+        int w = wait_for(e, deadline, pred_flushed, &fw);
         if (c->write_failed) {
             FAIL(e, "scenario.closed", st->line, st->column, -1, "cannot send: %s", c->eof_why);
             return -1;
         }
+        if (w < 0) {
+            sut_exited(e, st, "sending");
+            return -1;
+        }
         if (w == 0) {
             FAIL(e, "scenario.timeout", st->line, st->column, -1,
-                 "expected the peer to take %zu bytes within %lld ms, %zu are still queued", n,
-                 (long long)step_timeout(e, st), c->out_len);
+                 "expected the peer to take %zu bytes within %lld ms, %llu are still queued", n,
+                 (long long)step_timeout(e, st), (unsigned long long)(fw.target - c->out_sent));
             return -1;
         }
     }
@@ -2657,6 +2674,13 @@ static void step_expect_close(struct engine *e, const struct scenario_step *st)
              (long long)step_timeout(e, st));
 }
 
+/* RTSP bytes (not an interleaved frame) wait in the input. */
+static bool rtsp_bytes_pending(const struct conn *c)
+{
+    size_t skip = 0;
+    return c->in_len > 0 && rtsp_next_kind(c->in, c->in_len, &skip) == RTSP_NEXT_MESSAGE;
+}
+
 static void step_expect_silence(struct engine *e, const struct scenario_step *st)
 {
     struct conn *c = current(e);
@@ -2666,7 +2690,7 @@ static void step_expect_silence(struct engine *e, const struct scenario_step *st
     }
     uint64_t before = c->messages_in;
     int64_t end = mono_ms() + st->duration_ms;
-    while (mono_ms() < end && c->messages_in == before && !c->eof && c->in_len == 0) {
+    while (mono_ms() < end && c->messages_in == before && !c->eof && !rtsp_bytes_pending(c)) {
         if (e->sut_dead) {
             sut_exited(e, st, "expecting silence");
             return;
@@ -2675,7 +2699,7 @@ static void step_expect_silence(struct engine *e, const struct scenario_step *st
     }
     /* Whatever the silent requests were, they will get no answer now. */
     c->pend_len = 0;
-    if (c->messages_in != before || c->in_len) {
+    if (c->messages_in != before || rtsp_bytes_pending(c)) {
         char fl[110] = "";
         if (c->messages_in != before && c->q_len) {
             const struct msg_item *last = &c->q[(c->q_head + c->q_len - 1) % MSGQ];

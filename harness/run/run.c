@@ -223,6 +223,7 @@ struct impairment {
     bool blackout_running;        /* the thread was started and not joined */
     uint64_t blackout_ms;         /* its duration */
     json_t *phases;               /* phases applied, for the report */
+    char note[512];               /* what the backend could not do as asked (netem ignoring a seed) */
     int64_t t0_ns;                /* scenario start (CLOCK_REALTIME) */
 };
 
@@ -237,8 +238,15 @@ static int impairment_set(struct impairment *im, int dir, const struct impair_sp
                           size_t cap)
 {
     im->spec[dir] = *s;
-    if (strcmp(im->backend, "netem") == 0)
-        return netem_apply(im->lab->ns_router, dir_ifname(dir), s, err, cap);
+    if (strcmp(im->backend, "netem") == 0) {
+        /* A kernel that ignores the seed still applied the rest. */
+        int rc = netem_apply(im->lab->ns_router, dir_ifname(dir), s, err, cap);
+        if (rc == NETEM_SEED_IGNORED) {
+            snprintf(im->note, sizeof im->note, "%s", err);
+            return 0;
+        }
+        return rc;
+    }
     if (strcmp(im->backend, "userspace") == 0)
         return uimpair_set(im->u, dir == SCENARIO_DIR_TO_PEER ? UIMPAIR_TO_PEER : UIMPAIR_TO_SUT, s);
     snprintf(err, cap, "no impairment backend is running");
@@ -763,7 +771,7 @@ static int scenario_execute(struct scenario_run *r, int netem_state, const char 
         }
         if (strcmp(backend, "netem") == 0) {
             for (int d = 0; d < 2; d++)
-                if (netem_apply(r->lab.ns_router, dir_ifname(d), &spec[d], err, sizeof err) != 0) {
+                if (impairment_set(&r->im, d, &spec[d], err, sizeof err) != 0) {
                     snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
                     goto finish;
                 }
@@ -904,6 +912,8 @@ finish:
     }
     if (!lab && needs)
         json_object_set_new(imj, "note", json_string("--target: no impairment applied"));
+    else if (r->im.note[0])
+        json_object_set_new(imj, "note", json_string(r->im.note));
 
     json_t *caps = json_object();
     json_object_set_new(caps, "sut", json_string(r->sut_pcap));

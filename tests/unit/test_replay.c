@@ -1419,8 +1419,23 @@ static int start_proc(void *ctx, const char *url, char *err, size_t cap)
     const char *pp = strstr(url, "127.0.0.1:");
     if (pp)
         snprintf(port, sizeof port, "%d", atoi(pp + 10));
-    for (; p->argv[n] && n < 31; n++)
-        args[n] = strcmp(p->argv[n], "URL") == 0 ? url : strcmp(p->argv[n], "PORT") == 0 ? port : p->argv[n];
+    static char expanded[32][512];
+    for (; p->argv[n] && n < 31; n++) {
+        /* "URL" and "PORT" anywhere in an argument ("location=URL") */
+        const char *src = p->argv[n];
+        size_t k = 0;
+        while (*src && k + 1 < sizeof expanded[n]) {
+            const char *with = strncmp(src, "URL", 3) == 0 ? url : strncmp(src, "PORT", 4) == 0 ? port : NULL;
+            if (with) {
+                k += (size_t)snprintf(expanded[n] + k, sizeof expanded[n] - k, "%s", with);
+                src += with == url ? 3 : 4;
+            } else {
+                expanded[n][k++] = *src++;
+            }
+        }
+        expanded[n][k < sizeof expanded[n] ? k : sizeof expanded[n] - 1] = '\0';
+        args[n] = expanded[n];
+    }
     args[n] = NULL;
     p->pid = fork();
     if (p->pid < 0) {
@@ -1484,6 +1499,7 @@ static const char *ffmpeg_scenario(bool tcp, char *buf, size_t cap)
              "@role client\n"
              "@transport %s\n"
              "@timeout 10s\n"
+             "with optional\n"
              "< OPTIONS {url} RTSP/1.0\n"
              "> RTSP/1.0 200 OK\n"
              "> Public: OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER\n"
@@ -1567,6 +1583,46 @@ static void test_client_role_ffmpeg(void)
     }
 }
 
+static void test_client_role_gstreamer(void)
+{
+    if (!have_program("gst-launch-1.0")) {
+        fprintf(stderr, "    gst-launch-1.0 not installed: skipped\n");
+        return;
+    }
+    for (int tcp = 1; tcp >= 0; tcp--) {
+        static const char *const argv_tcp[] = {"gst-launch-1.0", "-q", "rtspsrc", "location=URL", "protocols=tcp", "!",
+                                               "rtpjpegdepay", "!", "jpegdec", "!", "fakesink", "num-buffers=20", NULL};
+        static const char *const argv_udp[] = {"gst-launch-1.0", "-q", "rtspsrc", "location=URL", "protocols=udp", "!",
+                                               "rtpjpegdepay", "!", "jpegdec", "!", "fakesink", "num-buffers=20", NULL};
+        struct proc p = {.argv = tcp ? argv_tcp : argv_udp};
+        snprintf(p.out_path, sizeof p.out_path, "/tmp/test_replay_gst_%d.out", (int)getpid());
+        struct replay_hooks h = {.ctx = &p, .listening = start_proc, .sut_gone = proc_gone};
+        struct replay_target t = client_target();
+        char text[2048];
+        struct scenario sc;
+        struct replay_result r;
+        CHECK_EQ_INT(run(ffmpeg_scenario(tcp, text, sizeof text), &t, &h, &sc, &r), 0);
+        proc_finish(&p, 10000);
+        if (!(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 0)) {
+            char cmd[128];
+            snprintf(cmd, sizeof cmd, "cat %s >&2", p.out_path);
+            if (system(cmd) != 0)
+                fprintf(stderr, "    (no output)\n");
+            for (size_t i = 0; i < r.n_exchanges; i++)
+                fprintf(stderr, "    %s\n    -> %s\n", r.exchanges[i].request_text, r.exchanges[i].response_text);
+        }
+        unlink(p.out_path);
+        if (r.verdict != REPLAY_PASS)
+            fprintf(stderr, "    over %s:\n", tcp ? "TCP" : "UDP");
+        CHECK_EQ_INT(r.verdict, REPLAY_PASS);
+        dump(&r);
+        /* 20 frames decoded by jpegdec, then EOS: exit status 0 */
+        CHECK(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 0);
+        CHECK(r.rtp_sent_packets >= 20);
+        finish(&sc, &r);
+    }
+}
+
 static void test_client_role_lab_client(void)
 {
     if (!have_program("python3")) {
@@ -1643,6 +1699,7 @@ int main(void)
     RUN(test_client_role_authentication);
     RUN(test_client_role_server_drops_connection);
     RUN(test_client_role_ffmpeg);
+    RUN(test_client_role_gstreamer);
     RUN(test_client_role_lab_client);
     CHECK_DONE();
 }

@@ -670,6 +670,8 @@ static void test_errors(void)
     expect_error("> OPTIONS * RTSP/1.0\r\n> X: a\rb\n", "t.rtsp:2:7: carriage return inside a line");
     expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~a{300}\n", "t.rtsp:3:7: regex interval above 255");
     expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~(a{100}){100}\n", "t.rtsp:3:7: regex repetitions too large");
+    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~([0-9]+++++++++++++++++++)\n", "t.rtsp:3:7: regex repetitions too large");
+    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~(a)\\1\n", "t.rtsp:3:7: back-references are not supported");
     expect_error("> OPTIONS {repeat:x:99999999} RTSP/1.0\n", "t.rtsp:1:");
     expect_error("close\n", "t.rtsp:1:1: 'close': no connection was opened before");
     expect_error("@role client\nconnect x\n", "t.rtsp:2:1: 'connect' opens a connection to a server");
@@ -692,6 +694,26 @@ static void test_errors(void)
     CHECK(strncmp(tiny, "t.rtsp:1:1:", 11) == 0);
 }
 
+/* The fuzz seeds are real scenarios: each parses, except those named bad_*. */
+static void test_fuzz_seeds_parse(void)
+{
+    static const char *const seeds[] = {"server_udp_flow", "client_auth", "raw_lab", "pipeline_conns",
+                                        "rtp_conditions", NULL};
+    for (int i = 0; seeds[i]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "fuzz/corpus/scenario/%s.rtsp", seeds[i]);
+        struct scenario sc;
+        int rc = scenario_parse_file(path, &sc, err, sizeof err);
+        if (rc != 0)
+            fprintf(stderr, "    %s\n", err);
+        CHECK_EQ_INT(rc, 0);
+        scenario_free(&sc);
+    }
+    struct scenario sc;
+    CHECK_EQ_INT(scenario_parse_file("fuzz/corpus/scenario/bad_matcher.rtsp", &sc, err, sizeof err), -1);
+    CHECK(strcmp(err, "fuzz/corpus/scenario/bad_matcher.rtsp:2:1: unknown matcher '<<' (expectation lines start with '< ')") == 0);
+}
+
 int main(void)
 {
     RUN(test_directives_impairment_and_events);
@@ -707,5 +729,6 @@ int main(void)
     RUN(test_check_ids);
     RUN(test_file);
     RUN(test_errors);
+    RUN(test_fuzz_seeds_parse);
     CHECK_DONE();
 }

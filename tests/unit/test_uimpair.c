@@ -1059,6 +1059,47 @@ static void phase_replaces_the_spec(void)
     finish_log();
 }
 
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void link_down_neither_spins_nor_stops(void)
+{
+    set_log_path("linkdown");
+    struct uimpair *u = forwarder("", "", log_path);
+    CHECK(u != NULL);
+    if (!u)
+        return;
+    char err[256];
+    double c0 = cpu_ms();
+    CHECK_EQ_INT(netlab_link_set_up(lab.ns_router, NETLAB_RT_PEER_IF, false, err, sizeof err), 0);
+    sleep_ms(300);
+    double busy = cpu_ms() - c0;
+    CHECK_EQ_INT(netlab_link_set_up(lab.ns_router, NETLAB_RT_PEER_IF, true, err, sizeof err), 0);
+    sleep_ms(200); /* carrier back on both ends */
+    int peer = udp_socket(false, PORT_PEER), sut = udp_socket(true, PORT_SUT);
+    blast(peer, 50, 64, 0, 0);
+    size_t n = drain(sut, rxbuf, 12000, 200);
+    uimpair_stop(u, NULL);
+    close(peer);
+    close(sut);
+    printf("     rt-peer down for 300 ms: %.1f ms of CPU; %zu of 50 datagrams forwarded after it came back\n", busy, n);
+    CHECK(busy < 60);
+    CHECK_EQ_INT(n, 50);
+    FILE *f = fopen(log_path, "r");
+    char line[256];
+    bool noted = false;
+    while (f && fgets(line, sizeof line, f))
+        noted |= strstr(line, "socket error on rt-peer") != NULL;
+    if (f)
+        fclose(f);
+    CHECK(noted);
+    finish_log();
+}
+
 static void start_reports_what_failed(void)
 {
     struct uimpair_opts o;
@@ -1113,6 +1154,7 @@ int main(void)
     RUN(gilbert_elliott_loses_in_bursts);
     RUN(blackout_drops_everything);
     RUN(phase_replaces_the_spec);
+    RUN(link_down_neither_spins_nor_stops);
     RUN(start_reports_what_failed);
     netlab_destroy(&lab);
     CHECK_DONE();
