@@ -856,7 +856,7 @@ static void service(struct engine *e, int64_t deadline_ms)
             pfd[n] = (struct pollfd){.fd = c->fd, .events = ev};
             who[n].c = c;
             who[n++].what = 0;
-            if (c->idle_parse && c->last_rx_ms + LAB_IDLE_MS < wake)
+            if (c->idle_parse && c->q_len < MSGQ && c->last_rx_ms + LAB_IDLE_MS < wake)
                 wake = c->last_rx_ms + LAB_IDLE_MS;
         }
         if (c->rtp_fd >= 0) {
@@ -923,7 +923,7 @@ static void service(struct engine *e, int64_t deadline_ms)
     now = mono_ms();
     for (unsigned i = 0; i < e->n_conns; i++) {
         struct conn *c = &e->conns[i];
-        if (c->fd >= 0 && c->idle_parse && now - c->last_rx_ms >= LAB_IDLE_MS)
+        if (c->fd >= 0 && c->idle_parse && c->q_len < MSGQ && now - c->last_rx_ms >= LAB_IDLE_MS)
             conn_process(e, c, true);
         if (c->st.active)
             stream_tick(e, c);
@@ -3031,7 +3031,8 @@ static void run_steps(struct engine *e)
             step_close(e, st);
             break;
         }
-        bool skipped = e->step_skipped || (e->step_failed && st->optional);
+        /* A dead SUT is a failure even in an optional step (sut_exited recorded it). */
+        bool skipped = e->step_skipped || (e->step_failed && st->optional && !e->sut_dead);
         if (skipped) {
             e->r->steps_skipped++;
             if (st->exchange >= 0 && e->exchange_skip)

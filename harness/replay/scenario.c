@@ -1480,6 +1480,9 @@ static int parse_send_command(struct parser *p, const struct line *l, size_t at)
     if (word_is(s + w0, w1 - w0, "split")) {
         if (p->split_pending)
             return perr(p, l->no, col, ">split follows another >split (line %u)", p->split_line);
+        if (p->pipeline_left)
+            return perr(p, l->no, col, ">split inside a >pipeline group (line %u): put it before the >pipeline line",
+                        p->pipeline_line);
         size_t a0 = skip_space(s, end, w1), a1 = word_end(s, end, a0);
         size_t b0 = skip_space(s, end, a1), b1 = word_end(s, end, b0);
         uint64_t bytes;
@@ -1506,8 +1509,6 @@ static int parse_send_command(struct parser *p, const struct line *l, size_t at)
             return perr(p, l->no, (unsigned)a0 + 1, ">pipeline takes how many messages (2-64) go in one write: >pipeline 3");
         if (skip_space(s, end, a1) < end)
             return perr(p, l->no, (unsigned)skip_space(s, end, a1) + 1, "unexpected text after >pipeline N");
-        if (p->split_pending)
-            return perr(p, l->no, col, ">pipeline after >split (line %u): split the pipeline's messages instead", p->split_line);
         p->pipeline_left = (unsigned)count;
         p->pipeline_line = l->no;
         p->pipeline_step = p->sc->n_steps;

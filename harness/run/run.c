@@ -659,6 +659,28 @@ static bool network_explained(enum check_id id)
     }
 }
 
+/* In the client role the harness is the server: of the analyzer's RTSP
+ * checks, only those about what a client sends judge the system under
+ * test (its requests' syntax, CSeq, Session and Transport offer). */
+static bool judges_client(enum check_id id)
+{
+    switch (id) {
+    case CHK_RTSP_SYNTAX:
+    case CHK_RTSP_LINE_ENDS:
+    case CHK_RTSP_CSEQ_MISSING:
+    case CHK_RTSP_CSEQ_ORDER:
+    case CHK_RTSP_CONTENT_LENGTH:
+    case CHK_RTSP_SESSION_MISSING:
+    case CHK_RTSP_SESSION_CHANGED:
+    case CHK_RTSP_TRANSPORT_SYNTAX:
+    case CHK_CAPTURE_TCP_GAP:
+    case CHK_CAPTURE_TRUNCATED:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* The pcap frame of an exchange's reply (or request), from the analysis of
  * the SUT-side capture: connection by addresses, exchange by CSeq. */
 static uint64_t exchange_frame(const struct analysis *a, const struct replay_exchange *x, bool reply)
@@ -986,6 +1008,8 @@ finish:
             if (def->severity[prof] != SEV_FAIL || scenario_allows(sc, def->id))
                 continue;
             if (needs && network_explained(fd->check))
+                continue;
+            if (sc->role == SCENARIO_ROLE_CLIENT && !judges_client(fd->check))
                 continue;
             /* Streams the harness itself sends (client role) are judged
              * by the client's own behaviour, not by their packets. */

@@ -633,6 +633,7 @@ static void test_errors(void)
     expect_error(">pipeline 3\n> OPTIONS * RTSP/1.0\n\n> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n",
                  "t.rtsp:1:1: >pipeline: 1 more message to send expected");
     expect_error("> OPTIONS * RTSP/1.0\nuse nosuch\n", "t.rtsp:2:5: no connection named 'nosuch'");
+    expect_error(">pipeline 2\n> OPTIONS * RTSP/1.0\n\n>split 3\n> OPTIONS * RTSP/1.0\n", "t.rtsp:4:1: >split inside a >pipeline group");
     expect_error(">hex 24 0g\n", "t.rtsp:1:9: expected hex byte pairs");
     expect_error(">raw \"abc\n", "t.rtsp:1:6: unterminated string");
     expect_error(">raw \"a\\qb\"\n", "t.rtsp:1:8: unknown escape");
