@@ -1159,7 +1159,9 @@ static int lookup(void *ctx, const char *name, size_t n, const char **value, siz
         snprintf(lk->tmp, sizeof lk->tmp, "%u", port);
         v = lk->tmp;
     } else {
-        return -1;
+        /* The parser let only built-ins and captured names through: this
+         * one is a capture that has not happened (its step was skipped). */
+        return 1;
     }
     *value = v;
     *vlen = strlen(v);
@@ -1187,6 +1189,8 @@ static int expand(struct lookup_ctx *lk, const char *tpl, enum scenario_tpl_mode
             hint = " (no SETUP has negotiated it yet)";
         else if (strcmp(bad, "cseq") == 0)
             hint = " (no request on this connection)";
+        else
+            hint = " (the step that captures it was skipped or failed)";
         FAIL(lk->e, "scenario.variable", line, col + (unsigned)off, -1, "variable {%s} is not set%s", bad, hint);
     } else {
         FAIL(lk->e, "scenario.variable", line, col + (unsigned)off, -1, "cannot expand the template: %s%s%s%s",

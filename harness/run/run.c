@@ -1348,7 +1348,7 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
     time_t started = time(NULL);
     json_object_set_new(runj, "started", json_integer((json_int_t)started));
     json_object_set_new(report, "schema", json_string("rtsp-harness/run-report"));
-    json_object_set_new(report, "schema_version", json_integer(1));
+    json_object_set_new(report, "version", json_integer(1));
     json_object_set_new(report, "run", runj);
     json_t *sarr = json_array();
     json_object_set_new(report, "scenarios", sarr);
