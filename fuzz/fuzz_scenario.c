@@ -109,15 +109,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (unsigned k = 0; k < st->rtp->n_conds; k++)
                 check(st->rtp->conds[k].metric < SCENARIO_METRIC_COUNT);
             break;
-        default:
-            break;
+        default: break;
         }
     }
     /* the same bytes parse the same way */
     struct scenario again;
     char err2[512];
     check(scenario_parse_buffer("f.rtsp", (const char *)data, size, &again, err2, sizeof err2) == 0);
-    check(again.n_steps == sc.n_steps && again.n_events == sc.n_events && again.n_exchanges == sc.n_exchanges);
+    check(again.n_steps == sc.n_steps && again.n_events == sc.n_events &&
+          again.n_exchanges == sc.n_exchanges);
     scenario_free(&again);
     scenario_free(&sc);
     return 0;

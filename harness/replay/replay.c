@@ -29,24 +29,25 @@
 #include <nettle/md5.h>
 
 #include "mjpeg.h"
+#include "rtcp.h"
 #include "rtp.h"
 #include "rtpjpeg.h"
 #include "rtsp.h"
 #include "rtsp_hdr.h"
 #include "sdp.h"
 
-#define LAB_IDLE_MS 300              /* a lab message ends when its peer is quiet this long */
-#define SUT_POLL_MS 100              /* how often hooks->sut_gone is asked */
-#define IN_MAX (4u << 20)            /* bytes buffered per connection before a message is refused */
-#define OUT_MAX (16u << 20)          /* bytes queued per connection before RTP frames are dropped */
-#define MSGQ 64                      /* complete messages queued per connection */
-#define MAX_HDRS 96                  /* headers parsed per message */
-#define PENDING_MAX 64               /* requests awaiting replies per connection */
-#define RTP_MAX_PAYLOAD 1360         /* RTP/JPEG payload per packet: a 1400-byte IPv4 MTU */
-#define MEDIA_MAX_BYTES (256u << 20) /* largest media file `rtp send` reads */
-#define LAB_MAX_DATAGRAM 65507       /* a lab frame travels in one UDP datagram */
-#define CONNECT_RETRY_MS 100         /* pause between connection attempts on ECONNREFUSED */
-#define MAX_VARS 256                 /* captured variables */
+#define LAB_IDLE_MS      300          /* a lab message ends when its peer is quiet this long */
+#define SUT_POLL_MS      100          /* how often hooks->sut_gone is asked */
+#define IN_MAX           (4u << 20)   /* bytes buffered per connection before a message is refused */
+#define OUT_MAX          (16u << 20)  /* bytes queued per connection before RTP frames are dropped */
+#define MSGQ             64           /* complete messages queued per connection */
+#define MAX_HDRS         96           /* headers parsed per message */
+#define PENDING_MAX      64           /* requests awaiting replies per connection */
+#define RTP_MAX_PAYLOAD  1360         /* RTP/JPEG payload per packet: a 1400-byte IPv4 MTU */
+#define MEDIA_MAX_BYTES  (256u << 20) /* largest media file `rtp send` reads */
+#define LAB_MAX_DATAGRAM 65507        /* a lab frame travels in one UDP datagram */
+#define CONNECT_RETRY_MS 100          /* pause between connection attempts on ECONNREFUSED */
+#define MAX_VARS         256          /* captured variables */
 
 /* ---------- time ---------- */
 
@@ -84,21 +85,21 @@ static uint64_t mix64(uint64_t x)
 
 /* A message read from a connection, waiting for a step. */
 struct msg_item {
-    char *text;        /* its bytes, NUL-terminated (malloc) */
-    size_t len;        /* bytes */
-    int64_t time_ns;   /* CLOCK_REALTIME when it was complete */
-    bool bad;          /* the bytes do not parse as a message */
-    char error[160];   /* why, when bad */
+    char *text;      /* its bytes, NUL-terminated (malloc) */
+    size_t len;      /* bytes */
+    int64_t time_ns; /* CLOCK_REALTIME when it was complete */
+    bool bad;        /* the bytes do not parse as a message */
+    char error[160]; /* why, when bad */
 };
 
 /* A request sent and not answered yet (server role). */
 struct pending {
-    int exchange;      /* index into the result's exchanges */
-    bool has_cseq;     /* it carried a CSeq */
-    uint32_t cseq;     /* that CSeq */
-    char method[24];   /* its method, "" for raw bytes that do not parse */
-    char uri[256];     /* its request URI */
-    unsigned line;     /* scenario line of its `>` block */
+    int exchange;    /* index into the result's exchanges */
+    bool has_cseq;   /* it carried a CSeq */
+    uint32_t cseq;   /* that CSeq */
+    char method[24]; /* its method, "" for raw bytes that do not parse */
+    char uri[256];   /* its request URI */
+    unsigned line;   /* scenario line of its `>` block */
 };
 
 /* A `rtp send` stream (client role). */
@@ -130,66 +131,67 @@ struct conn {
     char remote[64];              /* "ip:port" of the peer */
     struct sockaddr_in peer;      /* the peer's address */
     /* input */
-    char *in;                     /* unparsed bytes */
-    size_t in_len;                /* bytes in in */
-    size_t in_cap;                /* allocated */
-    int64_t last_rx_ms;           /* monotonic time of the last bytes read */
-    bool idle_parse;              /* waiting for the peer to go idle to end a message */
-    struct msg_item q[MSGQ];      /* complete messages, oldest first from q_head */
-    unsigned q_head;              /* index of the oldest */
-    unsigned q_len;               /* how many */
-    uint64_t messages_in;         /* messages ever queued */
+    char *in;                /* unparsed bytes */
+    size_t in_len;           /* bytes in in */
+    size_t in_cap;           /* allocated */
+    int64_t last_rx_ms;      /* monotonic time of the last bytes read */
+    bool idle_parse;         /* waiting for the peer to go idle to end a message */
+    struct msg_item q[MSGQ]; /* complete messages, oldest first from q_head */
+    unsigned q_head;         /* index of the oldest */
+    unsigned q_len;          /* how many */
+    uint64_t messages_in;    /* messages ever queued */
     /* output */
-    char *out;                    /* bytes not written yet */
-    size_t out_len;               /* bytes in out */
-    size_t out_cap;               /* allocated */
-    uint64_t out_sent;            /* bytes the kernel has taken since the connection opened */
-    bool write_failed;            /* a write failed; eof_why says why */
+    char *out;         /* bytes not written yet */
+    size_t out_len;    /* bytes in out */
+    size_t out_cap;    /* allocated */
+    uint64_t out_sent; /* bytes the kernel has taken since the connection opened */
+    bool write_failed; /* a write failed; eof_why says why */
     /* server role */
-    uint32_t next_cseq;           /* CSeq of the next request */
+    uint32_t next_cseq;               /* CSeq of the next request */
     struct pending pend[PENDING_MAX]; /* unanswered requests, oldest first from pend_head */
-    unsigned pend_head;           /* index of the oldest */
-    unsigned pend_len;            /* how many */
-    int next_channel;             /* interleaved channel pair the next automatic SETUP offers */
+    unsigned pend_head;               /* index of the oldest */
+    unsigned pend_len;                /* how many */
+    int next_channel;                 /* interleaved channel pair the next automatic SETUP offers */
     /* client role: the request being answered */
-    int cur_exchange;             /* its exchange, -1 none */
-    bool req_has_cseq;            /* it carried a CSeq */
-    uint32_t req_cseq;            /* that CSeq */
-    bool req_has_session;         /* it carried a Session */
-    char req_method[24];          /* its method */
-    char req_uri[256];            /* its URI */
-    bool have_client_cseq;        /* a CSeq was seen from the client */
-    uint32_t client_cseq;         /* the last one */
+    int cur_exchange;      /* its exchange, -1 none */
+    bool req_has_cseq;     /* it carried a CSeq */
+    uint32_t req_cseq;     /* that CSeq */
+    bool req_has_session;  /* it carried a Session */
+    char req_method[24];   /* its method */
+    char req_uri[256];     /* its URI */
+    bool have_client_cseq; /* a CSeq was seen from the client */
+    uint32_t client_cseq;  /* the last one */
     /* session */
-    char session[128];            /* {session}: the id, without parameters */
-    bool session_set;             /* session holds a value */
-    bool session_active;          /* a session is established (until a TEARDOWN answered 2xx) */
+    char session[128];   /* {session}: the id, without parameters */
+    bool session_set;    /* session holds a value */
+    bool session_active; /* a session is established (until a TEARDOWN answered 2xx) */
     /* media */
-    int rtp_fd;                   /* harness's RTP socket; -1 none */
-    int rtcp_fd;                  /* harness's RTCP socket; -1 none */
-    uint16_t rtp_port;            /* its port (server role: {rtp_port}; client role: {server_rtp_port}) */
-    uint16_t rtcp_port;           /* RTCP port */
-    uint16_t peer_rtp_port;       /* the SUT's RTP port (server role: server_port; client role: client_port) */
-    uint16_t peer_rtcp_port;      /* its RTCP port */
-    bool interleaved;             /* RTP travels on this connection */
-    int channel_rtp;              /* its RTP channel; -1 none */
-    int channel_rtcp;             /* its RTCP channel */
-    bool transport_known;         /* client role: the client's SETUP gave a transport */
-    char control[256];            /* {control}: a=control of the first m= section */
-    char track_url[512];          /* {track_url}: control resolved */
-    uint64_t rtp_packets;         /* RTP packets received (UDP socket or interleaved channel) */
-    uint64_t rtp_bytes;           /* their bytes */
-    uint64_t rtcp_packets;        /* RTCP packets received */
-    uint64_t other_packets;       /* packets on the RTP sockets the stream does not count
+    int rtp_fd;              /* harness's RTP socket; -1 none */
+    int rtcp_fd;             /* harness's RTCP socket; -1 none */
+    uint16_t rtp_port;       /* its port (server role: {rtp_port}; client role: {server_rtp_port}) */
+    uint16_t rtcp_port;      /* RTCP port */
+    uint16_t peer_rtp_port;  /* the SUT's RTP port (server role: server_port; client role: client_port) */
+    uint16_t peer_rtcp_port; /* its RTCP port */
+    bool interleaved;        /* RTP travels on this connection */
+    int channel_rtp;         /* its RTP channel; -1 none */
+    int channel_rtcp;        /* its RTCP channel */
+    bool transport_known;    /* client role: the client's SETUP gave a transport */
+    char control[256];       /* {control}: a=control of the first m= section */
+    char track_url[512];     /* {track_url}: control resolved */
+    uint64_t rtp_packets;    /* RTP packets received (UDP socket or interleaved channel) */
+    uint64_t rtp_bytes;      /* their bytes */
+    uint64_t rtcp_packets;   /* RTCP packets received */
+    uint64_t other_packets;  /* packets on the RTP sockets the stream does not count
                                      (client role: the client's dummy packets) */
     /* authentication */
-    bool chal_given;              /* a challenge is known (server role: received; client role: sent) */
-    bool chal_digest;             /* it is Digest */
-    char chal_realm[128];         /* its realm */
-    char chal_nonce[160];         /* its nonce */
-    char chal_opaque[160];        /* its opaque */
-    bool chal_qop_auth;           /* it offers qop=auth */
-    struct streamer st;           /* `rtp send` */
+    bool chal_given;       /* a challenge is known (server role: received; client role: sent) */
+    bool chal_digest;      /* it is Digest */
+    char chal_realm[128];  /* its realm */
+    char chal_nonce[160];  /* its nonce */
+    char chal_opaque[160]; /* its opaque */
+    bool chal_qop_auth;    /* it offers qop=auth */
+    struct streamer st;    /* `rtp send` */
+    int64_t next_rr_ms;    /* server role: when the next RTCP receiver report is due; 0 none yet */
 };
 
 /* A captured variable. */
@@ -199,43 +201,43 @@ struct var {
 };
 
 struct engine {
-    const struct scenario *sc;      /* the scenario */
-    const struct replay_target *t;  /* where the SUT is */
-    const struct replay_hooks *h;   /* callbacks into the run */
-    struct replay_result *r;        /* what is recorded */
-    size_t fail_cap, ex_cap, win_cap; /* allocated entries of r's arrays */
+    const struct scenario *sc;             /* the scenario */
+    const struct replay_target *t;         /* where the SUT is */
+    const struct replay_hooks *h;          /* callbacks into the run */
+    struct replay_result *r;               /* what is recorded */
+    size_t fail_cap, ex_cap, win_cap;      /* allocated entries of r's arrays */
     struct conn conns[SCENARIO_MAX_CONNS]; /* connections by slot */
-    unsigned n_conns;               /* slots used */
-    int cur;                        /* current connection, -1 none */
-    int listen_fd;                  /* client role: listening socket */
-    bool want_accept;               /* a step waits for a connection */
-    int accepted_fd;                /* a connection accepted for that step, -1 none */
-    struct sockaddr_in accepted_peer; /* its peer */
-    char host[128];                 /* {host} */
-    char port_text[8];              /* {port} */
-    uint16_t port;                  /* the SUT's port (server role) or ours (client role) */
-    struct sockaddr_in target;      /* server role: where to connect */
-    char seed_text[16];             /* {seed} */
-    char nonce[40];                 /* {nonce} */
-    int64_t start_ms;               /* monotonic scenario start */
-    unsigned next_event;            /* next `at` event to fire */
-    int64_t next_sut_check_ms;      /* when hooks->sut_gone is asked next */
-    bool sut_dead;                  /* hooks->sut_gone said so */
-    char sut_why[160];              /* its words */
-    struct var vars[MAX_VARS];      /* captured variables */
-    unsigned n_vars;                /* entries used */
-    uint8_t *media;                 /* `rtp send` media file (malloc) */
-    size_t media_len;               /* its bytes */
-    size_t *frame_off;              /* offset of each JPEG in media */
-    size_t *frame_len;              /* length of each JPEG */
-    size_t n_frames;                /* frames in the media */
+    unsigned n_conns;                      /* slots used */
+    int cur;                               /* current connection, -1 none */
+    int listen_fd;                         /* client role: listening socket */
+    bool want_accept;                      /* a step waits for a connection */
+    int accepted_fd;                       /* a connection accepted for that step, -1 none */
+    struct sockaddr_in accepted_peer;      /* its peer */
+    char host[128];                        /* {host} */
+    char port_text[8];                     /* {port} */
+    uint16_t port;                         /* the SUT's port (server role) or ours (client role) */
+    struct sockaddr_in target;             /* server role: where to connect */
+    char seed_text[16];                    /* {seed} */
+    char nonce[40];                        /* {nonce} */
+    int64_t start_ms;                      /* monotonic scenario start */
+    unsigned next_event;                   /* next `at` event to fire */
+    int64_t next_sut_check_ms;             /* when hooks->sut_gone is asked next */
+    bool sut_dead;                         /* hooks->sut_gone said so */
+    char sut_why[160];                     /* its words */
+    struct var vars[MAX_VARS];             /* captured variables */
+    unsigned n_vars;                       /* entries used */
+    uint8_t *media;                        /* `rtp send` media file (malloc) */
+    size_t media_len;                      /* its bytes */
+    size_t *frame_off;                     /* offset of each JPEG in media */
+    size_t *frame_len;                     /* length of each JPEG */
+    size_t n_frames;                       /* frames in the media */
     /* the running step */
     const struct scenario_step *step; /* NULL between steps (events, streams) */
-    bool step_failed;               /* the running step recorded a failure */
-    bool step_skipped;              /* the running step did not apply (optional mismatch) */
-    bool step_took_request;         /* client role: the running `<` step consumed a request */
-    bool *exchange_skip;            /* exchanges whose later steps are skipped */
-    bool stop;                      /* run no more steps */
+    bool step_failed;                 /* the running step recorded a failure */
+    bool step_skipped;                /* the running step did not apply (optional mismatch) */
+    bool step_took_request;           /* client role: the running `<` step consumed a request */
+    bool *exchange_skip;              /* exchanges whose later steps are skipped */
+    bool stop;                        /* run no more steps */
 };
 
 /* ---------- results ---------- */
@@ -575,8 +577,7 @@ static void conn_process(struct engine *e, struct conn *c, bool at_idle)
         struct wire_error err = {0, NULL};
         int n = rtsp_parse(c->in, c->in_len, &opts, &msg, hdrs, MAX_HDRS, &err);
         if (n == WIRE_INCOMPLETE) {
-            if (!at_idle && e->sc->role == SCENARIO_ROLE_CLIENT &&
-                rtsp_request_looks_lab(c->in, c->in_len))
+            if (!at_idle && e->sc->role == SCENARIO_ROLE_CLIENT && rtsp_request_looks_lab(c->in, c->in_len))
                 c->idle_parse = true; /* lab requests often lack the final blank line */
             if (c->in_len >= IN_MAX) {
                 queue_msg(c, c->in, c->in_len, "message larger than 4 MiB");
@@ -586,8 +587,7 @@ static void conn_process(struct engine *e, struct conn *c, bool at_idle)
         }
         if (n < 0) {
             char why[160];
-            snprintf(why, sizeof why, "%s at byte %zu", err.reason ? err.reason : "parse error",
-                     err.offset);
+            snprintf(why, sizeof why, "%s at byte %zu", err.reason ? err.reason : "parse error", err.offset);
             size_t next = rtsp_resync(c->in, c->in_len, 0);
             if (next == 0 || next > c->in_len)
                 next = c->in_len;
@@ -693,6 +693,53 @@ static void drain_udp(struct conn *c, int fd, bool rtp)
     }
 }
 
+/* ---------- RTCP receiver reports (server role) ---------- */
+
+#define RR_INTERVAL_MS 1000 /* RFC 3550 6.2 allows less than 5 s for small sessions */
+
+/* A receiving client reports back (RFC 3550 6.4.2) as real clients do
+ * (ffmpeg, GStreamer, live555): servers take these reports as a sign of
+ * life and keep the session (RFC 2326 12.37), so a long `rtp for` window
+ * does not outlast a short session timeout. Sent once RTP has arrived on
+ * the connection's stream, every RR_INTERVAL_MS: an RR with no report
+ * block and an SDES CNAME, to the server's RTCP port or on the
+ * interleaved RTCP channel. The lab's clients send none, so neither does
+ * the lab profile. */
+static void rr_tick(struct engine *e, struct conn *c, int64_t now_ms)
+{
+    if (e->sc->role != SCENARIO_ROLE_SERVER || lab(e) || c->fd < 0 || c->eof || !c->rtp_packets)
+        return;
+    bool udp = c->rtcp_fd >= 0 && c->peer_rtcp_port;
+    bool tcp = c->interleaved && c->channel_rtcp >= 0;
+    if (!udp && !tcp)
+        return;
+    if (c->next_rr_ms == 0)
+        c->next_rr_ms = now_ms; /* the first as soon as the stream is there */
+    if (now_ms < c->next_rr_ms)
+        return;
+    c->next_rr_ms = now_ms + RR_INTERVAL_MS;
+    uint8_t pkt[4 + 128];
+    struct rtcp_builder b;
+    struct wire_error err;
+    uint32_t ssrc = (uint32_t)mix64(e->t->seed ^ 0x7EC0ull ^ (uint64_t)c->index);
+    rtcp_builder_init(&b, pkt + 4, sizeof pkt - 4);
+    static const char cname[] = "rtsp-harness@" "peer";
+    if (rtcp_add_rr(&b, ssrc, NULL, 0, &err) < 0 ||
+        rtcp_add_sdes_cname(&b, ssrc, (struct wire_str){cname, sizeof cname - 1}, &err) < 0)
+        return;
+    if (udp) {
+        struct sockaddr_in to = c->peer;
+        to.sin_port = htons(c->peer_rtcp_port);
+        sendto(c->rtcp_fd, pkt + 4, b.len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
+    } else {
+        pkt[0] = '$';
+        pkt[1] = (uint8_t)c->channel_rtcp;
+        wire_put_be16(pkt + 2, (uint16_t)b.len);
+        if (conn_queue_out(c, pkt, b.len + 4) == 0)
+            conn_flush(c);
+    }
+}
+
 /* ---------- streaming (`rtp send`) ---------- */
 
 static void stream_frame(struct engine *e, struct conn *c)
@@ -740,7 +787,8 @@ static void stream_frame(struct engine *e, struct conn *c)
     struct rtpjpeg_options opts = {.max_payload = RTP_MAX_PAYLOAD, .q = 255};
     if (rtpjpeg_packetizer_init(&p, jpeg, jlen, &opts, &err) < 0) {
         if (!s->warned)
-            fail_at(e, true, "scenario.rtp", 0, 0, -1, "rtp send: frame %zu of %s cannot travel as RTP/JPEG: %s",
+            fail_at(e, true, "scenario.rtp", 0, 0, -1,
+                    "rtp send: frame %zu of %s cannot travel as RTP/JPEG: %s",
                     (s->frame + e->n_frames - 1) % e->n_frames, e->t->media_file, err.reason);
         s->warned = true;
         s->dropped++;
@@ -814,8 +862,9 @@ static void fire_events(struct engine *e)
             continue;
         char err[256] = "";
         if (e->h->event(e->h->ctx, ev, err, sizeof err) < 0)
-            fail_at(e, true, "scenario.event", ev->line, ev->column, -1, "the event at %lld ms could not be applied: %s",
-                    (long long)ev->at_ms, err[0] ? err : "no reason given");
+            fail_at(e, true, "scenario.event", ev->line, ev->column, -1,
+                    "the event at %lld ms could not be applied: %s", (long long)ev->at_ms,
+                    err[0] ? err : "no reason given");
     }
 }
 
@@ -872,6 +921,8 @@ static void service(struct engine *e, int64_t deadline_ms)
             if (due < wake)
                 wake = due;
         }
+        if (c->next_rr_ms && c->next_rr_ms < wake)
+            wake = c->next_rr_ms;
     }
     if (e->listen_fd >= 0 && e->want_accept && e->accepted_fd < 0) {
         pfd[n] = (struct pollfd){.fd = e->listen_fd, .events = POLLIN};
@@ -901,12 +952,8 @@ static void service(struct engine *e, int64_t deadline_ms)
                 if (pfd[i].revents & POLLOUT)
                     conn_flush(c);
                 break;
-            case 1:
-                drain_udp(c, c->rtp_fd, true);
-                break;
-            case 2:
-                drain_udp(c, c->rtcp_fd, false);
-                break;
+            case 1: drain_udp(c, c->rtp_fd, true); break;
+            case 2: drain_udp(c, c->rtcp_fd, false); break;
             case 3: {
                 struct sockaddr_in a;
                 socklen_t al = sizeof a;
@@ -927,6 +974,7 @@ static void service(struct engine *e, int64_t deadline_ms)
             conn_process(e, c, true);
         if (c->st.active)
             stream_tick(e, c);
+        rr_tick(e, c, now);
         if (c->fd >= 0 && c->out_len)
             conn_flush(c);
     }
@@ -1085,11 +1133,13 @@ static int lookup(void *ctx, const char *name, size_t n, const char **value, siz
             snprintf(cnonce, sizeof cnonce, "%016llx", (unsigned long long)mix64(e->t->seed ^ 0xC0FFEEull));
             digest_response(user, c->chal_realm, pass, lk->method, lk->uri, c->chal_nonce,
                             c->chal_qop_auth ? "auth" : NULL, nc, cnonce, resp);
-            int k = snprintf(lk->tmp, sizeof lk->tmp,
-                             "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5",
-                             user, c->chal_realm, c->chal_nonce, lk->uri, resp);
+            int k = snprintf(
+                lk->tmp, sizeof lk->tmp,
+                "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5",
+                user, c->chal_realm, c->chal_nonce, lk->uri, resp);
             if (k > 0 && (size_t)k < sizeof lk->tmp && c->chal_qop_auth)
-                k += snprintf(lk->tmp + k, sizeof lk->tmp - (size_t)k, ", qop=auth, nc=%s, cnonce=\"%s\"", nc, cnonce);
+                k += snprintf(lk->tmp + k, sizeof lk->tmp - (size_t)k, ", qop=auth, nc=%s, cnonce=\"%s\"", nc,
+                              cnonce);
             if (k > 0 && (size_t)k < sizeof lk->tmp && c->chal_opaque[0])
                 snprintf(lk->tmp + k, sizeof lk->tmp - (size_t)k, ", opaque=\"%s\"", c->chal_opaque);
         } else {
@@ -1191,10 +1241,12 @@ static int expand(struct lookup_ctx *lk, const char *tpl, enum scenario_tpl_mode
             hint = " (no request on this connection)";
         else
             hint = " (the step that captures it was skipped or failed)";
-        FAIL(lk->e, "scenario.variable", line, col + (unsigned)off, -1, "variable {%s} is not set%s", bad, hint);
+        FAIL(lk->e, "scenario.variable", line, col + (unsigned)off, -1, "variable {%s} is not set%s", bad,
+             hint);
     } else {
-        FAIL(lk->e, "scenario.variable", line, col + (unsigned)off, -1, "cannot expand the template: %s%s%s%s",
-             why ? why : "error", bad[0] ? " {" : "", bad, bad[0] ? "}" : "");
+        FAIL(lk->e, "scenario.variable", line, col + (unsigned)off, -1,
+             "cannot expand the template: %s%s%s%s", why ? why : "error", bad[0] ? " {" : "", bad,
+             bad[0] ? "}" : "");
     }
     return -1;
 }
@@ -1232,8 +1284,8 @@ static int64_t step_timeout(const struct engine *e, const struct scenario_step *
 /* A dead SUT fails the scenario even in an optional step: nothing after it can run. */
 static void sut_exited(struct engine *e, const struct scenario_step *st, const char *waiting)
 {
-    fail_at(e, true, "scenario.sut-exited", st->line, st->column, -1, "the system under test exited (%s) while %s",
-            e->sut_why, waiting);
+    fail_at(e, true, "scenario.sut-exited", st->line, st->column, -1,
+            "the system under test exited (%s) while %s", e->sut_why, waiting);
     e->step_failed = true;
     e->stop = true;
 }
@@ -1291,8 +1343,8 @@ static int do_connect(struct engine *e, const struct scenario_step *st, const ch
     }
     char where[64];
     addr_text(&e->target, where, sizeof where);
-    FAIL(e, "scenario.connect", st->line, st->column, -1, "expected to connect to %s within %lld ms, got: %s", where,
-         (long long)step_timeout(e, st), last_err);
+    FAIL(e, "scenario.connect", st->line, st->column, -1, "expected to connect to %s within %lld ms, got: %s",
+         where, (long long)step_timeout(e, st), last_err);
     return -1;
 }
 
@@ -1302,7 +1354,8 @@ static bool pred_accepted(struct engine *e, void *arg)
     return e->accepted_fd >= 0;
 }
 
-static int do_accept(struct engine *e, const struct scenario_step *st, const char *name, const char *waiting_for)
+static int do_accept(struct engine *e, const struct scenario_step *st, const char *name,
+                     const char *waiting_for)
 {
     struct conn *c = conn_by_name(e, name, true);
     if (!c) {
@@ -1317,8 +1370,9 @@ static int do_accept(struct engine *e, const struct scenario_step *st, const cha
             sut_exited(e, st, "waiting for it to connect");
         else
             FAIL(e, "scenario.timeout", st->line, st->column, -1,
-                 "expected the client to connect within %lld ms%s%s, got no connection", (long long)step_timeout(e, st),
-                 waiting_for ? " and send " : "", waiting_for ? waiting_for : "");
+                 "expected the client to connect within %lld ms%s%s, got no connection",
+                 (long long)step_timeout(e, st), waiting_for ? " and send " : "",
+                 waiting_for ? waiting_for : "");
         return -1;
     }
     conn_reset_for_open(c, e->accepted_fd);
@@ -1349,13 +1403,15 @@ static struct conn *message_conn(struct engine *e, const struct scenario_step *s
     const char *name = c ? c->name : "main";
     if (server) {
         if (st->kind != SCENARIO_STEP_SEND) {
-            FAIL(e, "scenario.connect", st->line, st->column, -1, "no connection: nothing was sent to expect a reply to");
+            FAIL(e, "scenario.connect", st->line, st->column, -1,
+                 "no connection: nothing was sent to expect a reply to");
             return NULL;
         }
         return do_connect(e, st, name) == 0 ? current(e) : NULL;
     }
     if (st->kind != SCENARIO_STEP_EXPECT) {
-        FAIL(e, "scenario.connect", st->line, st->column, -1, "no connection: no request arrived to reply to");
+        FAIL(e, "scenario.connect", st->line, st->column, -1,
+             "no connection: no request arrived to reply to");
         return NULL;
     }
     return do_accept(e, st, name, waiting_for) == 0 ? current(e) : NULL;
@@ -1452,7 +1508,8 @@ static void note_challenge(struct conn *c, struct wire_str value)
                 rtsp_unquote(ch.nonce, c->chal_nonce, sizeof c->chal_nonce);
             if (ch.opaque.ptr)
                 rtsp_unquote(ch.opaque, c->chal_opaque, sizeof c->chal_opaque);
-            c->chal_qop_auth = ch.qop.ptr && ch.qop.len >= 4 && memmem(ch.qop.ptr, ch.qop.len, "auth", 4) != NULL;
+            c->chal_qop_auth =
+                ch.qop.ptr && ch.qop.len >= 4 && memmem(ch.qop.ptr, ch.qop.len, "auth", 4) != NULL;
             have = true;
         }
         rest.ptr += n;
@@ -1461,8 +1518,9 @@ static void note_challenge(struct conn *c, struct wire_str value)
 }
 
 /* Build a request (server role) or a reply (client role) from a `>` block. */
-static int build_message(struct engine *e, struct conn *c, const struct scenario_step *st, struct lookup_ctx *lk,
-                         struct scenario_buf *out, char *method, size_t mcap, char *uri, size_t ucap)
+static int build_message(struct engine *e, struct conn *c, const struct scenario_step *st,
+                         struct lookup_ctx *lk, struct scenario_buf *out, char *method, size_t mcap,
+                         char *uri, size_t ucap)
 {
     const struct scenario *sc = e->sc;
     const struct scenario_send *s = &st->send;
@@ -1507,8 +1565,8 @@ static int build_message(struct engine *e, struct conn *c, const struct scenario
                 if (conn_open_media(e, c) < 0)
                     goto out;
                 int k = lab(e) ? add_line(out, eol, "Transport: RTP/UDP; client_port= %u", c->rtp_port)
-                               : add_line(out, eol, "Transport: RTP/AVP;unicast;client_port=%u-%u", c->rtp_port,
-                                          c->rtcp_port);
+                               : add_line(out, eol, "Transport: RTP/AVP;unicast;client_port=%u-%u",
+                                          c->rtp_port, c->rtcp_port);
                 if (k < 0)
                     goto out;
             }
@@ -1564,12 +1622,13 @@ static int build_message(struct engine *e, struct conn *c, const struct scenario
             uint32_t ssrc = (uint32_t)mix64(e->t->seed ^ 0x55C0ull ^ (uint64_t)c->index);
             int k;
             if (c->interleaved)
-                k = add_line(out, eol, "Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d;ssrc=%08X", c->channel_rtp,
-                             c->channel_rtcp, ssrc);
+                k = add_line(out, eol, "Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d;ssrc=%08X",
+                             c->channel_rtp, c->channel_rtcp, ssrc);
             else if (conn_open_media(e, c) < 0)
                 goto out;
             else
-                k = add_line(out, eol, "Transport: RTP/AVP;unicast;client_port=%u-%u;server_port=%u-%u;ssrc=%08X",
+                k = add_line(out, eol,
+                             "Transport: RTP/AVP;unicast;client_port=%u-%u;server_port=%u-%u;ssrc=%08X",
                              c->peer_rtp_port, c->peer_rtcp_port, c->rtp_port, c->rtcp_port, ssrc);
             if (k < 0)
                 goto out;
@@ -1584,8 +1643,9 @@ static int build_message(struct engine *e, struct conn *c, const struct scenario
             free(v.buf);
             goto out;
         }
-        if (scenario_buf_add(out, eol, strlen(eol)) < 0 || scenario_buf_add(out, h->name, strlen(h->name)) < 0 ||
-            scenario_buf_add(out, ": ", 2) < 0 || scenario_buf_add(out, v.buf, v.len) < 0) {
+        if (scenario_buf_add(out, eol, strlen(eol)) < 0 ||
+            scenario_buf_add(out, h->name, strlen(h->name)) < 0 || scenario_buf_add(out, ": ", 2) < 0 ||
+            scenario_buf_add(out, v.buf, v.len) < 0) {
             free(v.buf);
             goto out;
         }
@@ -1707,12 +1767,15 @@ struct built {
 /* Raw bytes and messages the script wrote itself are parsed to learn their CSeq. */
 static void sniff_request(struct built *b)
 {
-    struct rtsp_parse_opts opts = {.mode = RTSP_LENIENT, .at_idle = true, .max_header_bytes = SCENARIO_MAX_EXPANSION,
+    struct rtsp_parse_opts opts = {.mode = RTSP_LENIENT,
+                                   .at_idle = true,
+                                   .max_header_bytes = SCENARIO_MAX_EXPANSION,
                                    .max_body_bytes = SCENARIO_MAX_EXPANSION};
     struct rtsp_msg msg;
     struct rtsp_header hdrs[MAX_HDRS];
     struct wire_error err;
-    if (!b->buf.buf || rtsp_parse(b->buf.buf, b->buf.len, &opts, &msg, hdrs, MAX_HDRS, &err) <= 0 || !msg.is_request)
+    if (!b->buf.buf || rtsp_parse(b->buf.buf, b->buf.len, &opts, &msg, hdrs, MAX_HDRS, &err) <= 0 ||
+        !msg.is_request)
         return;
     if (!b->method[0])
         snprintf(b->method, sizeof b->method, "%.*s", (int)msg.method.len, msg.method.ptr);
@@ -1767,8 +1830,8 @@ static void push_pending(struct conn *c, int exchange, const struct built *b, un
     snprintf(p->uri, sizeof p->uri, "%s", b->uri);
 }
 
-static void record_request(struct engine *e, struct conn *c, const struct scenario_step *st, const struct built *b,
-                           int64_t sent_ns)
+static void record_request(struct engine *e, struct conn *c, const struct scenario_step *st,
+                           const struct built *b, int64_t sent_ns)
 {
     int x = new_exchange(e, st->line, c);
     if (x < 0)
@@ -1914,8 +1977,8 @@ static int compile(struct engine *e, const char *re, int flags, regex_t *out, un
 }
 
 /* Run captures of a regex match on subject. */
-static void apply_captures(struct engine *e, struct conn *c, const struct scenario_matcher *m, const char *subject,
-                           const regmatch_t *pm, size_t ngroups)
+static void apply_captures(struct engine *e, struct conn *c, const struct scenario_matcher *m,
+                           const char *subject, const regmatch_t *pm, size_t ngroups)
 {
     for (unsigned i = 0; i < m->n_captures; i++) {
         size_t g = ngroups == 0 ? 0 : i + 1;
@@ -1928,8 +1991,8 @@ static void apply_captures(struct engine *e, struct conn *c, const struct scenar
 }
 
 /* Check a header matcher against a message. */
-static void match_header(struct engine *e, struct conn *c, const struct scenario_matcher *m, const struct rtsp_msg *msg,
-                         int exchange, struct lookup_ctx *lk)
+static void match_header(struct engine *e, struct conn *c, const struct scenario_matcher *m,
+                         const struct rtsp_msg *msg, int exchange, struct lookup_ctx *lk)
 {
     size_t count = rtsp_msg_header_count(msg, m->name);
     const struct wire_str *first = rtsp_msg_header(msg, m->name);
@@ -1939,17 +2002,18 @@ static void match_header(struct engine *e, struct conn *c, const struct scenario
     switch (m->kind) {
     case SCENARIO_MATCH_PRESENT:
         if (!count)
-            FAIL(e, "scenario.header", m->line, m->column, exchange, "expected a %s header, got none", m->name);
+            FAIL(e, "scenario.header", m->line, m->column, exchange, "expected a %s header, got none",
+                 m->name);
         return;
     case SCENARIO_MATCH_ABSENT:
         if (count)
-            FAIL(e, "scenario.absent", m->line, m->column, exchange, "expected no %s header, got '%s: %s'", m->name,
-                 m->name, got);
+            FAIL(e, "scenario.absent", m->line, m->column, exchange, "expected no %s header, got '%s: %s'",
+                 m->name, m->name, got);
         return;
     case SCENARIO_MATCH_CAPTURE: {
         if (!count) {
-            FAIL(e, "scenario.header", m->line, m->column, exchange, "expected a %s header to capture $%s, got none",
-                 m->name, m->captures[0]);
+            FAIL(e, "scenario.header", m->line, m->column, exchange,
+                 "expected a %s header to capture $%s, got none", m->name, m->captures[0]);
             return;
         }
         struct wire_str v = wire_str_trim(*first);
@@ -1977,11 +2041,11 @@ static void match_header(struct engine *e, struct conn *c, const struct scenario
         }
         if (!ok) {
             if (count)
-                FAIL(e, "scenario.header", m->line, m->column, exchange, "expected %s: %s, got %s: %s", m->name,
-                     want.buf, m->name, got);
+                FAIL(e, "scenario.header", m->line, m->column, exchange, "expected %s: %s, got %s: %s",
+                     m->name, want.buf, m->name, got);
             else
-                FAIL(e, "scenario.header", m->line, m->column, exchange, "expected %s: %s, got no %s header", m->name,
-                     want.buf, m->name);
+                FAIL(e, "scenario.header", m->line, m->column, exchange, "expected %s: %s, got no %s header",
+                     m->name, want.buf, m->name);
         }
         free(want.buf);
         return;
@@ -2009,30 +2073,31 @@ static void match_header(struct engine *e, struct conn *c, const struct scenario
         }
         if (!ok) {
             if (count)
-                FAIL(e, "scenario.header", m->line, m->column, exchange, "expected %s matching ~%s, got %s: %s",
-                     m->name, re.buf, m->name, got);
+                FAIL(e, "scenario.header", m->line, m->column, exchange,
+                     "expected %s matching ~%s, got %s: %s", m->name, re.buf, m->name, got);
             else
-                FAIL(e, "scenario.header", m->line, m->column, exchange, "expected %s matching ~%s, got no %s header",
-                     m->name, re.buf, m->name);
+                FAIL(e, "scenario.header", m->line, m->column, exchange,
+                     "expected %s matching ~%s, got no %s header", m->name, re.buf, m->name);
         }
         regfree(&rx);
         free(re.buf);
         return;
     }
-    default:
-        return;
+    default: return;
     }
 }
 
-static void match_body(struct engine *e, struct conn *c, const struct scenario_matcher *m, const struct rtsp_msg *msg,
-                       int exchange, struct lookup_ctx *lk)
+static void match_body(struct engine *e, struct conn *c, const struct scenario_matcher *m,
+                       const struct rtsp_msg *msg, int exchange, struct lookup_ctx *lk)
 {
     bool sdp = m->kind == SCENARIO_MATCH_SDP_LINE || m->kind == SCENARIO_MATCH_SDP_REGEX ||
                m->kind == SCENARIO_MATCH_SDP_ABSENT;
     bool regex = m->kind == SCENARIO_MATCH_SDP_REGEX || m->kind == SCENARIO_MATCH_BODY_REGEX ||
-                 m->kind == SCENARIO_MATCH_BODY_NOT || (m->kind == SCENARIO_MATCH_SDP_ABSENT && m->pattern_regex);
+                 m->kind == SCENARIO_MATCH_BODY_NOT ||
+                 (m->kind == SCENARIO_MATCH_SDP_ABSENT && m->pattern_regex);
     struct scenario_buf pat = {0};
-    if (expand(lk, m->pattern, regex ? SCENARIO_TPL_REGEX : SCENARIO_TPL_TEXT, m->line, m->pattern_column, &pat) < 0) {
+    if (expand(lk, m->pattern, regex ? SCENARIO_TPL_REGEX : SCENARIO_TPL_TEXT, m->line, m->pattern_column,
+               &pat) < 0) {
         free(pat.buf);
         return;
     }
@@ -2060,10 +2125,11 @@ static void match_body(struct engine *e, struct conn *c, const struct scenario_m
             if (hit)
                 apply_captures(e, c, m, subject, pm, rx.re_nsub);
             else
-                FAIL(e, check, m->line, m->column, exchange, "expected a body matching ~%s, got %s%s%s", pat.buf,
-                     msg->body.len ? "'" : "an empty body", got, msg->body.len ? "'" : "");
+                FAIL(e, check, m->line, m->column, exchange, "expected a body matching ~%s, got %s%s%s",
+                     pat.buf, msg->body.len ? "'" : "an empty body", got, msg->body.len ? "'" : "");
         } else if (hit) {
-            FAIL(e, check, m->line, m->column, exchange, "expected a body not matching ~%s, got '%s'", pat.buf, got);
+            FAIL(e, check, m->line, m->column, exchange, "expected a body not matching ~%s, got '%s'",
+                 pat.buf, got);
         }
         free(subject);
         regfree(&rx);
@@ -2100,15 +2166,16 @@ static void match_body(struct engine *e, struct conn *c, const struct scenario_m
     }
     if (m->kind == SCENARIO_MATCH_SDP_ABSENT) {
         if (hit)
-            FAIL(e, check, m->line, m->column, exchange, "expected no SDP line %s%s, got one", regex ? "matching ~" : "",
-                 pat.buf);
+            FAIL(e, check, m->line, m->column, exchange, "expected no SDP line %s%s, got one",
+                 regex ? "matching ~" : "", pat.buf);
     } else if (!hit) {
         if (blen == 0)
             FAIL(e, check, m->line, m->column, exchange, "expected an SDP line %s%s, got no body",
                  regex ? "matching ~" : "", pat.buf);
         else if (first_m[0])
-            FAIL(e, check, m->line, m->column, exchange, "expected an SDP line %s%s, got none (first m= line: %s)",
-                 regex ? "matching ~" : "", pat.buf, first_m);
+            FAIL(e, check, m->line, m->column, exchange,
+                 "expected an SDP line %s%s, got none (first m= line: %s)", regex ? "matching ~" : "",
+                 pat.buf, first_m);
         else
             FAIL(e, check, m->line, m->column, exchange, "expected an SDP line %s%s, got none (no m= line)",
                  regex ? "matching ~" : "", pat.buf);
@@ -2119,8 +2186,8 @@ static void match_body(struct engine *e, struct conn *c, const struct scenario_m
     free(pat.buf);
 }
 
-static void match_auth(struct engine *e, struct conn *c, const struct scenario_matcher *m, const struct rtsp_msg *msg,
-                       int exchange, struct lookup_ctx *lk)
+static void match_auth(struct engine *e, struct conn *c, const struct scenario_matcher *m,
+                       const struct rtsp_msg *msg, int exchange, struct lookup_ctx *lk)
 {
     bool digest = m->kind == SCENARIO_MATCH_AUTH_DIGEST;
     const char *scheme = digest ? "Digest" : "Basic";
@@ -2130,21 +2197,22 @@ static void match_auth(struct engine *e, struct conn *c, const struct scenario_m
         goto out;
     const struct wire_str *v = rtsp_msg_header(msg, "Authorization");
     if (!v) {
-        FAIL(e, "scenario.auth", m->line, m->column, exchange, "expected %s credentials for %s, got no Authorization header",
-             scheme, user.buf);
+        FAIL(e, "scenario.auth", m->line, m->column, exchange,
+             "expected %s credentials for %s, got no Authorization header", scheme, user.buf);
         goto out;
     }
     struct rtsp_authorization a;
     char scratch[512];
     struct wire_error err = {0, NULL};
     if (rtsp_parse_authorization(*v, &a, scratch, sizeof scratch, &err) < 0) {
-        FAIL(e, "scenario.auth", m->line, m->column, exchange, "expected %s credentials, the Authorization header does not parse: %s",
-             scheme, err.reason ? err.reason : "error");
+        FAIL(e, "scenario.auth", m->line, m->column, exchange,
+             "expected %s credentials, the Authorization header does not parse: %s", scheme,
+             err.reason ? err.reason : "error");
         goto out;
     }
     if ((digest && a.scheme != RTSP_AUTH_DIGEST) || (!digest && a.scheme != RTSP_AUTH_BASIC)) {
-        FAIL(e, "scenario.auth", m->line, m->column, exchange, "expected %s credentials, got the %.*s scheme", scheme,
-             (int)a.scheme_name.len, a.scheme_name.ptr);
+        FAIL(e, "scenario.auth", m->line, m->column, exchange, "expected %s credentials, got the %.*s scheme",
+             scheme, (int)a.scheme_name.len, a.scheme_name.ptr);
         goto out;
     }
     char uname[256] = "";
@@ -2158,11 +2226,12 @@ static void match_auth(struct engine *e, struct conn *c, const struct scenario_m
     }
     if (!digest) {
         if (a.password.len != pass.len || memcmp(a.password.ptr, pass.buf, pass.len) != 0)
-            FAIL(e, "scenario.auth", m->line, m->column, exchange, "expected the password of %s, got a different one",
-                 user.buf);
+            FAIL(e, "scenario.auth", m->line, m->column, exchange,
+                 "expected the password of %s, got a different one", user.buf);
         goto out;
     }
-    char realm[160] = "", nonce[200] = "", uri[512] = "", resp[80] = "", qop[32] = "", nc[32] = "", cnonce[200] = "";
+    char realm[160] = "", nonce[200] = "", uri[512] = "", resp[80] = "", qop[32] = "", nc[32] = "",
+         cnonce[200] = "";
     rtsp_unquote(a.realm, realm, sizeof realm);
     rtsp_unquote(a.nonce, nonce, sizeof nonce);
     rtsp_unquote(a.uri, uri, sizeof uri);
@@ -2172,21 +2241,21 @@ static void match_auth(struct engine *e, struct conn *c, const struct scenario_m
     rtsp_unquote(a.cnonce, cnonce, sizeof cnonce);
     if (c->chal_given && c->chal_digest) {
         if (strcmp(realm, c->chal_realm) != 0) {
-            FAIL(e, "scenario.auth", m->line, m->column, exchange, "expected realm \"%s\" (from the 401), got \"%s\"",
-                 c->chal_realm, realm);
+            FAIL(e, "scenario.auth", m->line, m->column, exchange,
+                 "expected realm \"%s\" (from the 401), got \"%s\"", c->chal_realm, realm);
             goto out;
         }
         if (strcmp(nonce, c->chal_nonce) != 0) {
-            FAIL(e, "scenario.auth", m->line, m->column, exchange, "expected nonce \"%s\" (from the 401), got \"%s\"",
-                 c->chal_nonce, nonce);
+            FAIL(e, "scenario.auth", m->line, m->column, exchange,
+                 "expected nonce \"%s\" (from the 401), got \"%s\"", c->chal_nonce, nonce);
             goto out;
         }
     }
     char req_uri[512];
     snprintf(req_uri, sizeof req_uri, "%.*s", (int)msg->uri.len, msg->uri.ptr ? msg->uri.ptr : "");
     if (strcmp(uri, req_uri) != 0) {
-        FAIL(e, "scenario.auth", m->line, m->column, exchange, "expected the digest uri to be the request URI %s, got %s",
-             req_uri, uri);
+        FAIL(e, "scenario.auth", m->line, m->column, exchange,
+             "expected the digest uri to be the request URI %s, got %s", req_uri, uri);
         goto out;
     }
     char method[32];
@@ -2202,8 +2271,8 @@ out:
     free(pass.buf);
 }
 
-static void run_matchers(struct engine *e, struct conn *c, const struct scenario_expect *ex, const struct rtsp_msg *msg,
-                         int exchange, struct lookup_ctx *lk)
+static void run_matchers(struct engine *e, struct conn *c, const struct scenario_expect *ex,
+                         const struct rtsp_msg *msg, int exchange, struct lookup_ctx *lk)
 {
     for (unsigned i = 0; i < ex->n_matchers; i++) {
         const struct scenario_matcher *m = &ex->matchers[i];
@@ -2212,20 +2281,14 @@ static void run_matchers(struct engine *e, struct conn *c, const struct scenario
         case SCENARIO_MATCH_REGEX:
         case SCENARIO_MATCH_PRESENT:
         case SCENARIO_MATCH_ABSENT:
-        case SCENARIO_MATCH_CAPTURE:
-            match_header(e, c, m, msg, exchange, lk);
-            break;
+        case SCENARIO_MATCH_CAPTURE: match_header(e, c, m, msg, exchange, lk); break;
         case SCENARIO_MATCH_SDP_LINE:
         case SCENARIO_MATCH_SDP_REGEX:
         case SCENARIO_MATCH_SDP_ABSENT:
         case SCENARIO_MATCH_BODY_REGEX:
-        case SCENARIO_MATCH_BODY_NOT:
-            match_body(e, c, m, msg, exchange, lk);
-            break;
+        case SCENARIO_MATCH_BODY_NOT: match_body(e, c, m, msg, exchange, lk); break;
         case SCENARIO_MATCH_AUTH_BASIC:
-        case SCENARIO_MATCH_AUTH_DIGEST:
-            match_auth(e, c, m, msg, exchange, lk);
-            break;
+        case SCENARIO_MATCH_AUTH_DIGEST: match_auth(e, c, m, msg, exchange, lk); break;
         }
     }
 }
@@ -2277,8 +2340,8 @@ static void pop_msg(struct conn *c, struct msg_item *m)
 
 static int parse_item(const struct msg_item *m, struct rtsp_msg *msg, struct rtsp_header *hdrs)
 {
-    struct rtsp_parse_opts opts = {.mode = RTSP_LENIENT, .at_idle = true, .max_header_bytes = 65536,
-                                   .max_body_bytes = 1u << 20};
+    struct rtsp_parse_opts opts = {
+        .mode = RTSP_LENIENT, .at_idle = true, .max_header_bytes = 65536, .max_body_bytes = 1u << 20};
     struct wire_error err;
     return m->bad || !m->text ? -1 : rtsp_parse(m->text, m->len, &opts, msg, hdrs, MAX_HDRS, &err);
 }
@@ -2321,13 +2384,15 @@ static void step_expect_reply(struct engine *e, const struct scenario_step *st)
         if (w < 0) {
             sut_exited(e, st, "waiting for a reply");
         } else if (c->eof || c->fd < 0) {
-            FAIL(e, "scenario.closed", st->line, st->column, req.exchange, "expected %s with status %s, got the connection closed (%s)",
-                 what, want, c->eof_why[0] ? c->eof_why : "closed");
+            FAIL(e, "scenario.closed", st->line, st->column, req.exchange,
+                 "expected %s with status %s, got the connection closed (%s)", what, want,
+                 c->eof_why[0] ? c->eof_why : "closed");
         } else {
             char got[200];
             partial_text(c, got, sizeof got);
-            FAIL(e, "scenario.timeout", st->line, st->column, req.exchange, "expected %s with status %s within %lld ms, got %s", what,
-                 want, (long long)step_timeout(e, st), got);
+            FAIL(e, "scenario.timeout", st->line, st->column, req.exchange,
+                 "expected %s with status %s within %lld ms, got %s", what, want,
+                 (long long)step_timeout(e, st), got);
         }
         return;
     }
@@ -2358,24 +2423,26 @@ static void step_expect_reply(struct engine *e, const struct scenario_step *st)
     if (pr <= 0) {
         char fl[110];
         first_line(text ? text : "", item.len, fl, sizeof fl);
-        FAIL(e, "rtsp.syntax", st->line, st->column, x, "expected a reply with status %s, got bytes that do not parse (%s): '%s'",
-             want, item.error[0] ? item.error : "not a message", fl);
+        FAIL(e, "rtsp.syntax", st->line, st->column, x,
+             "expected a reply with status %s, got bytes that do not parse (%s): '%s'", want,
+             item.error[0] ? item.error : "not a message", fl);
         msg_item_free(&item);
         return;
     }
     if (msg.is_request) {
-        FAIL(e, "scenario.status", st->line, ex->start_column, x, "expected a reply with status %s, got a request %.*s %.*s", want,
-             (int)msg.method.len, msg.method.ptr, (int)msg.uri.len, msg.uri.ptr ? msg.uri.ptr : "");
+        FAIL(e, "scenario.status", st->line, ex->start_column, x,
+             "expected a reply with status %s, got a request %.*s %.*s", want, (int)msg.method.len,
+             msg.method.ptr, (int)msg.uri.len, msg.uri.ptr ? msg.uri.ptr : "");
         msg_item_free(&item);
         return;
     }
     struct lookup_ctx lk = {.e = e, .c = c, .has_cseq = req.has_cseq, .cseq = req.cseq};
     if (!status_matches(ex, msg.status))
-        FAIL(e, "scenario.status", st->line, ex->start_column, x, "expected status %s, got %d %.*s", want, msg.status,
-             (int)msg.reason.len, msg.reason.ptr ? msg.reason.ptr : "");
+        FAIL(e, "scenario.status", st->line, ex->start_column, x, "expected status %s, got %d %.*s", want,
+             msg.status, (int)msg.reason.len, msg.reason.ptr ? msg.reason.ptr : "");
     else if (ex->reason && !wire_str_eq(msg.reason, ex->reason))
-        FAIL(e, "scenario.status", st->line, ex->start_column, x, "expected reason '%s', got '%.*s'", ex->reason,
-             (int)msg.reason.len, msg.reason.ptr ? msg.reason.ptr : "");
+        FAIL(e, "scenario.status", st->line, ex->start_column, x, "expected reason '%s', got '%.*s'",
+             ex->reason, (int)msg.reason.len, msg.reason.ptr ? msg.reason.ptr : "");
     bool ok = msg.status >= 200 && msg.status < 300;
 
     /* automatic CSeq */
@@ -2384,7 +2451,8 @@ static void step_expect_reply(struct engine *e, const struct scenario_step *st)
         uint32_t v;
         struct wire_error err;
         if (!cs)
-            FAIL(e, "rtsp.cseq.missing", st->line, st->column, x, "expected CSeq %u in the reply, got none", req.cseq);
+            FAIL(e, "rtsp.cseq.missing", st->line, st->column, x, "expected CSeq %u in the reply, got none",
+                 req.cseq);
         else if (rtsp_parse_cseq(*cs, RTSP_LENIENT, &v, NULL, &err) < 0 || v != req.cseq) {
             char got[64];
             show(cs->ptr, cs->len, got, sizeof got);
@@ -2400,8 +2468,8 @@ static void step_expect_reply(struct engine *e, const struct scenario_step *st)
         if (rtsp_parse_session(*sv, RTSP_LENIENT, &ses, NULL, &err) > 0) {
             if (c->session_active && !wire_str_eq(ses.id, c->session)) {
                 if (!ex->explicit_session)
-                    FAIL(e, "rtsp.session.changed", st->line, st->column, x, "expected Session %s, got %.*s", c->session,
-                         (int)ses.id.len, ses.id.ptr);
+                    FAIL(e, "rtsp.session.changed", st->line, st->column, x, "expected Session %s, got %.*s",
+                         c->session, (int)ses.id.len, ses.id.ptr);
             } else if (!c->session_active && ok) {
                 snprintf(c->session, sizeof c->session, "%.*s", (int)ses.id.len, ses.id.ptr);
                 c->session_set = c->session_active = true;
@@ -2409,7 +2477,8 @@ static void step_expect_reply(struct engine *e, const struct scenario_step *st)
             }
         }
     } else if (ok && strcmp(req.method, "SETUP") == 0 && !ex->explicit_session) {
-        FAIL(e, "rtsp.session.missing", st->line, st->column, x, "expected a Session in the reply to SETUP, got none");
+        FAIL(e, "rtsp.session.missing", st->line, st->column, x,
+             "expected a Session in the reply to SETUP, got none");
     }
     if (ok && strcmp(req.method, "SETUP") == 0) {
         const struct wire_str *tv = rtsp_msg_header(&msg, "Transport");
@@ -2420,12 +2489,13 @@ static void step_expect_reply(struct engine *e, const struct scenario_step *st)
             if (tr[0].server_port.count) {
                 c->peer_rtp_port = tr[0].server_port.first;
                 c->peer_rtcp_port = tr[0].server_port.count == 2 ? tr[0].server_port.second
-                                                                  : (uint16_t)(tr[0].server_port.first + 1);
+                                                                 : (uint16_t)(tr[0].server_port.first + 1);
             }
             if (tr[0].interleaved.count) {
                 c->interleaved = true;
                 c->channel_rtp = tr[0].interleaved.first;
-                c->channel_rtcp = tr[0].interleaved.count == 2 ? tr[0].interleaved.second : tr[0].interleaved.first + 1;
+                c->channel_rtcp =
+                    tr[0].interleaved.count == 2 ? tr[0].interleaved.second : tr[0].interleaved.first + 1;
             }
         }
     }
@@ -2464,7 +2534,8 @@ static void method_list(const struct scenario_expect *ex, char *out, size_t cap)
 
 static bool session_required(struct wire_str method)
 {
-    static const char *const need[] = {"PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER", "SET_PARAMETER", "RECORD", NULL};
+    static const char *const need[] = {"PLAY",          "PAUSE",  "TEARDOWN", "GET_PARAMETER",
+                                       "SET_PARAMETER", "RECORD", NULL};
     for (int i = 0; need[i]; i++)
         if (wire_str_eq(method, need[i]))
             return true;
@@ -2484,13 +2555,15 @@ static void step_expect_request(struct engine *e, const struct scenario_step *st
         if (w < 0) {
             sut_exited(e, st, "waiting for a request");
         } else if (c->eof || c->fd < 0) {
-            FAIL(e, "scenario.closed", st->line, st->column, -1, "expected a %s request, got the connection closed (%s)", methods,
+            FAIL(e, "scenario.closed", st->line, st->column, -1,
+                 "expected a %s request, got the connection closed (%s)", methods,
                  c->eof_why[0] ? c->eof_why : "closed");
         } else {
             char got[200];
             partial_text(c, got, sizeof got);
-            FAIL(e, "scenario.timeout", st->line, st->column, -1, "expected a %s request within %lld ms, got %s", methods,
-                 (long long)step_timeout(e, st), got);
+            FAIL(e, "scenario.timeout", st->line, st->column, -1,
+                 "expected a %s request within %lld ms, got %s", methods, (long long)step_timeout(e, st),
+                 got);
         }
         return;
     }
@@ -2502,7 +2575,8 @@ static void step_expect_request(struct engine *e, const struct scenario_step *st
     bool line_ok = false;
     struct scenario_buf want_uri = {0};
     if (pr > 0 && msg.is_request && method_matches(ex, msg.method)) {
-        if (expand(&lk, ex->uri, ex->uri_regex ? SCENARIO_TPL_REGEX : SCENARIO_TPL_TEXT, st->line, ex->uri_column, &want_uri) == 0) {
+        if (expand(&lk, ex->uri, ex->uri_regex ? SCENARIO_TPL_REGEX : SCENARIO_TPL_TEXT, st->line,
+                   ex->uri_column, &want_uri) == 0) {
             if (ex->uri_regex) {
                 regex_t rx;
                 if (compile(e, want_uri.buf, REG_NOSUB, &rx, st->line, ex->uri_column) == 0) {
@@ -2545,12 +2619,14 @@ static void step_expect_request(struct engine *e, const struct scenario_step *st
     if (pr <= 0) {
         char fl[110];
         first_line(text ? text : "", item.len, fl, sizeof fl);
-        FAIL(e, "rtsp.syntax", st->line, st->column, x, "expected a %s request, got bytes that do not parse (%s): '%s'", methods,
+        FAIL(e, "rtsp.syntax", st->line, st->column, x,
+             "expected a %s request, got bytes that do not parse (%s): '%s'", methods,
              item.error[0] ? item.error : "not a message", fl);
         goto out;
     }
     if (!msg.is_request) {
-        FAIL(e, "scenario.request", st->line, ex->start_column, x, "expected a %s request, got a reply %d", methods, msg.status);
+        FAIL(e, "scenario.request", st->line, ex->start_column, x, "expected a %s request, got a reply %d",
+             methods, msg.status);
         goto out;
     }
     snprintf(c->req_method, sizeof c->req_method, "%.*s", (int)msg.method.len, msg.method.ptr);
@@ -2573,11 +2649,12 @@ static void step_expect_request(struct engine *e, const struct scenario_step *st
     }
     if (!line_ok) {
         if (!method_matches(ex, msg.method))
-            FAIL(e, "scenario.request", st->line, ex->start_column, x, "expected a %s request, got %s %s", methods, c->req_method,
-                 c->req_uri);
+            FAIL(e, "scenario.request", st->line, ex->start_column, x, "expected a %s request, got %s %s",
+                 methods, c->req_method, c->req_uri);
         else
-            FAIL(e, "scenario.request", st->line, ex->uri_column, x, "expected %s %s%s, got %s %s", c->req_method,
-                 ex->uri_regex ? "~" : "", want_uri.buf ? want_uri.buf : "", c->req_method, c->req_uri);
+            FAIL(e, "scenario.request", st->line, ex->uri_column, x, "expected %s %s%s, got %s %s",
+                 c->req_method, ex->uri_regex ? "~" : "", want_uri.buf ? want_uri.buf : "", c->req_method,
+                 c->req_uri);
     }
     lk.has_cseq = c->req_has_cseq;
     lk.cseq = c->req_cseq;
@@ -2586,14 +2663,16 @@ static void step_expect_request(struct engine *e, const struct scenario_step *st
     /* automatic CSeq */
     if (!ex->explicit_cseq) {
         if (!cs)
-            FAIL(e, "rtsp.cseq.missing", st->line, st->column, x, "expected a CSeq in %s, got none", c->req_method);
+            FAIL(e, "rtsp.cseq.missing", st->line, st->column, x, "expected a CSeq in %s, got none",
+                 c->req_method);
         else if (!c->req_has_cseq) {
             char got[64];
             show(cs->ptr, cs->len, got, sizeof got);
-            FAIL(e, "rtsp.cseq.missing", st->line, st->column, x, "expected a numeric CSeq in %s, got '%s'", c->req_method, got);
+            FAIL(e, "rtsp.cseq.missing", st->line, st->column, x, "expected a numeric CSeq in %s, got '%s'",
+                 c->req_method, got);
         } else if (c->have_client_cseq && cseq <= c->client_cseq)
-            FAIL(e, "rtsp.cseq.increase", st->line, st->column, x, "expected a CSeq above %u in %s, got %u", c->client_cseq,
-                 c->req_method, cseq);
+            FAIL(e, "rtsp.cseq.increase", st->line, st->column, x, "expected a CSeq above %u in %s, got %u",
+                 c->client_cseq, c->req_method, cseq);
     }
     if (c->req_has_cseq) {
         c->have_client_cseq = true;
@@ -2606,11 +2685,12 @@ static void step_expect_request(struct engine *e, const struct scenario_step *st
         struct rtsp_session ses;
         if (sv && rtsp_parse_session(*sv, RTSP_LENIENT, &ses, NULL, &err) > 0) {
             if (!wire_str_eq(ses.id, c->session))
-                FAIL(e, "rtsp.session.changed", st->line, st->column, x, "expected Session %s in %s, got %.*s", c->session,
-                     c->req_method, (int)ses.id.len, ses.id.ptr);
+                FAIL(e, "rtsp.session.changed", st->line, st->column, x,
+                     "expected Session %s in %s, got %.*s", c->session, c->req_method, (int)ses.id.len,
+                     ses.id.ptr);
         } else if (!sv && session_required(msg.method)) {
-            FAIL(e, "rtsp.session.missing", st->line, st->column, x, "expected Session %s in %s, got none", c->session,
-                 c->req_method);
+            FAIL(e, "rtsp.session.missing", st->line, st->column, x, "expected Session %s in %s, got none",
+                 c->session, c->req_method);
         }
     }
     /* the client's transport */
@@ -2628,8 +2708,8 @@ static void step_expect_request(struct engine *e, const struct scenario_step *st
             } else if (t->client_port.count) {
                 c->interleaved = false;
                 c->peer_rtp_port = t->client_port.first;
-                c->peer_rtcp_port = t->client_port.count == 2 ? t->client_port.second
-                                                               : (uint16_t)(t->client_port.first + 1);
+                c->peer_rtcp_port =
+                    t->client_port.count == 2 ? t->client_port.second : (uint16_t)(t->client_port.first + 1);
                 c->transport_known = true;
                 conn_open_media(e, c);
             }
@@ -2656,7 +2736,8 @@ static void step_expect_close(struct engine *e, const struct scenario_step *st)
     if (!c || c->fd < 0) {
         if (c && c->eof)
             return;
-        FAIL(e, "scenario.connect", st->line, st->column, -1, "expected the peer to close the connection, but none is open");
+        FAIL(e, "scenario.connect", st->line, st->column, -1,
+             "expected the peer to close the connection, but none is open");
         return;
     }
     int w = wait_for(e, step_deadline(e, st), pred_closed, c);
@@ -2665,7 +2746,8 @@ static void step_expect_close(struct engine *e, const struct scenario_step *st)
         pop_msg(c, &item);
         char fl[110];
         first_line(item.text ? item.text : "", item.len, fl, sizeof fl);
-        FAIL(e, "scenario.closed", st->line, st->column, -1, "expected the peer to close the connection, got a message: '%s'", fl);
+        FAIL(e, "scenario.closed", st->line, st->column, -1,
+             "expected the peer to close the connection, got a message: '%s'", fl);
         msg_item_free(&item);
         return;
     }
@@ -2674,7 +2756,8 @@ static void step_expect_close(struct engine *e, const struct scenario_step *st)
     if (w < 0)
         sut_exited(e, st, "waiting for the connection to close");
     else
-        FAIL(e, "scenario.closed", st->line, st->column, -1, "expected the peer to close the connection within %lld ms, it stayed open",
+        FAIL(e, "scenario.closed", st->line, st->column, -1,
+             "expected the peer to close the connection within %lld ms, it stayed open",
              (long long)step_timeout(e, st));
 }
 
@@ -2689,7 +2772,8 @@ static void step_expect_silence(struct engine *e, const struct scenario_step *st
 {
     struct conn *c = current(e);
     if (!c || c->fd < 0) {
-        FAIL(e, "scenario.connect", st->line, st->column, -1, "expected silence on a connection, but none is open");
+        FAIL(e, "scenario.connect", st->line, st->column, -1,
+             "expected silence on a connection, but none is open");
         return;
     }
     uint64_t before = c->messages_in;
@@ -2724,8 +2808,9 @@ static void step_expect_silence(struct engine *e, const struct scenario_step *st
         return;
     }
     if (c->eof)
-        FAIL(e, "scenario.closed", st->line, st->column, -1, "expected silence for %lld ms, got the connection closed (%s)",
-             (long long)st->duration_ms, c->eof_why);
+        FAIL(e, "scenario.closed", st->line, st->column, -1,
+             "expected silence for %lld ms, got the connection closed (%s)", (long long)st->duration_ms,
+             c->eof_why);
 }
 
 static void stream_counts(struct engine *e, struct conn *c, uint64_t *packets, uint64_t *bytes)
@@ -2843,8 +2928,8 @@ static void step_rtp_send(struct engine *e, const struct scenario_step *st)
         return;
     }
     if (!c->transport_known) {
-        FAIL(e, "scenario.rtp", st->line, st->column, -1, "rtp send: no SETUP on connection '%s' gave a transport to stream to",
-             c->name);
+        FAIL(e, "scenario.rtp", st->line, st->column, -1,
+             "rtp send: no SETUP on connection '%s' gave a transport to stream to", c->name);
         return;
     }
     if (!c->interleaved && conn_open_media(e, c) < 0)
@@ -2890,7 +2975,8 @@ static void step_use(struct engine *e, const struct scenario_step *st)
 {
     struct conn *c = conn_by_name(e, st->conn, false);
     if (!c) {
-        FAIL(e, "scenario.connect", st->line, st->column, -1, "use: the connection '%s' was never opened", st->conn);
+        FAIL(e, "scenario.connect", st->line, st->column, -1, "use: the connection '%s' was never opened",
+             st->conn);
         return;
     }
     e->cur = c->index;
@@ -2992,48 +3078,28 @@ static void run_steps(struct engine *e)
         e->step_took_request = false;
         fire_events(e);
         switch (st->kind) {
-        case SCENARIO_STEP_SEND:
-            step_send(e, i);
-            break;
+        case SCENARIO_STEP_SEND: step_send(e, i); break;
         case SCENARIO_STEP_EXPECT:
             if (server)
                 step_expect_reply(e, st);
             else
                 step_expect_request(e, st);
             break;
-        case SCENARIO_STEP_EXPECT_CLOSE:
-            step_expect_close(e, st);
-            break;
-        case SCENARIO_STEP_EXPECT_SILENCE:
-            step_expect_silence(e, st);
-            break;
-        case SCENARIO_STEP_WAIT:
-            service_until(e, mono_ms() + st->duration_ms);
-            break;
-        case SCENARIO_STEP_RTP_FOR:
-            step_rtp_for(e, st);
-            break;
-        case SCENARIO_STEP_RTP_SEND:
-            step_rtp_send(e, st);
-            break;
+        case SCENARIO_STEP_EXPECT_CLOSE: step_expect_close(e, st); break;
+        case SCENARIO_STEP_EXPECT_SILENCE: step_expect_silence(e, st); break;
+        case SCENARIO_STEP_WAIT: service_until(e, mono_ms() + st->duration_ms); break;
+        case SCENARIO_STEP_RTP_FOR: step_rtp_for(e, st); break;
+        case SCENARIO_STEP_RTP_SEND: step_rtp_send(e, st); break;
         case SCENARIO_STEP_RTP_STOP: {
             struct conn *c = current(e);
             if (c)
                 c->st.active = false;
             break;
         }
-        case SCENARIO_STEP_CONNECT:
-            do_connect(e, st, st->conn[0] ? st->conn : "main");
-            break;
-        case SCENARIO_STEP_ACCEPT:
-            do_accept(e, st, st->conn[0] ? st->conn : "main", NULL);
-            break;
-        case SCENARIO_STEP_USE:
-            step_use(e, st);
-            break;
-        case SCENARIO_STEP_CLOSE:
-            step_close(e, st);
-            break;
+        case SCENARIO_STEP_CONNECT: do_connect(e, st, st->conn[0] ? st->conn : "main"); break;
+        case SCENARIO_STEP_ACCEPT: do_accept(e, st, st->conn[0] ? st->conn : "main", NULL); break;
+        case SCENARIO_STEP_USE: step_use(e, st); break;
+        case SCENARIO_STEP_CLOSE: step_close(e, st); break;
         }
         /* A dead SUT is a failure even in an optional step (sut_exited recorded it). */
         bool skipped = e->step_skipped || (e->step_failed && st->optional && !e->sut_dead);
@@ -3047,8 +3113,8 @@ static void run_steps(struct engine *e)
                 /* Nothing sent, or no request came: the answer would only repeat
                  * the failure. A request that came but did not match still gets
                  * its reply, so the client can go on. */
-                bool answer_pointless = st->kind == SCENARIO_STEP_SEND ||
-                                        (st->kind == SCENARIO_STEP_EXPECT && !server && !e->step_took_request);
+                bool answer_pointless = st->kind == SCENARIO_STEP_SEND || (st->kind == SCENARIO_STEP_EXPECT &&
+                                                                           !server && !e->step_took_request);
                 if (answer_pointless && st->exchange >= 0 && e->exchange_skip)
                     e->exchange_skip[st->exchange] = true;
                 if (effective_on_fail(e, st) == SCENARIO_ON_FAIL_STOP)
@@ -3088,14 +3154,16 @@ int replay_run(const struct scenario *sc, const struct replay_target *t, const s
     int rc = 0;
     char err[256] = "";
     if ((sc->n_exchanges && !e->exchange_skip) ||
-        (sc->role == SCENARIO_ROLE_SERVER ? resolve_target(e, err, sizeof err) : start_listening(e, err, sizeof err)) < 0) {
+        (sc->role == SCENARIO_ROLE_SERVER ? resolve_target(e, err, sizeof err)
+                                          : start_listening(e, err, sizeof err)) < 0) {
         out->verdict = REPLAY_ERROR;
         snprintf(out->error, sizeof out->error, "%s", err[0] ? err : "out of memory");
         rc = -1;
     } else if (sc->role == SCENARIO_ROLE_CLIENT && h && h->listening &&
                h->listening(h->ctx, out->url, err, sizeof err) < 0) {
         out->verdict = REPLAY_ERROR;
-        snprintf(out->error, sizeof out->error, "starting the client under test: %s", err[0] ? err : "failed");
+        snprintf(out->error, sizeof out->error, "starting the client under test: %s",
+                 err[0] ? err : "failed");
         rc = -1;
     } else {
         run_steps(e);

@@ -62,7 +62,10 @@ struct replay_failure {
                               scenario.sdp, scenario.body, scenario.timeout,
                               scenario.closed, scenario.connect, scenario.request
                               (client role: the client's request did not match),
-                              scenario.event, scenario.sut-exited */
+                              scenario.event, scenario.sut-exited; also rtsp.cseq.missing,
+                              rtsp.cseq.increase, rtsp.syntax, scenario.silence,
+                              scenario.auth, scenario.variable, scenario.send,
+                              scenario.rtp (docs/scenarios.md lists them all) */
     unsigned line;         /* scenario line of the failed expectation */
     unsigned column;       /* its column (1-based), 0 when the whole line */
     int64_t time_ns;       /* when it was detected */

@@ -180,8 +180,7 @@ int scenario_buf_add(struct scenario_buf *b, const void *data, size_t len)
 }
 
 /* Append text, escaped for a regex when asked. out NULL: count only. */
-static int emit(struct scenario_buf *out, enum scenario_tpl_mode mode, const char *s, size_t n,
-                size_t *total)
+static int emit(struct scenario_buf *out, enum scenario_tpl_mode mode, const char *s, size_t n, size_t *total)
 {
     size_t limit = out && out->limit ? out->limit : SCENARIO_MAX_EXPANSION;
     if (mode != SCENARIO_TPL_REGEX) {
@@ -233,9 +232,9 @@ static int tpl_fail(size_t *err_offset, const char **err_reason, size_t off, con
     return -1;
 }
 
-int scenario_expand(const char *tpl, size_t len, enum scenario_tpl_mode mode,
-                    scenario_lookup_fn lookup, void *ctx, struct scenario_buf *out,
-                    size_t *err_offset, const char **err_reason, char *bad_name, size_t bad_cap)
+int scenario_expand(const char *tpl, size_t len, enum scenario_tpl_mode mode, scenario_lookup_fn lookup,
+                    void *ctx, struct scenario_buf *out, size_t *err_offset, const char **err_reason,
+                    char *bad_name, size_t bad_cap)
 {
     size_t total = 0, i = 0;
     if (bad_name && bad_cap)
@@ -267,7 +266,8 @@ int scenario_expand(const char *tpl, size_t len, enum scenario_tpl_mode mode,
                 while (colon > k + 1 && inner[colon - 1] != ':')
                     colon--;
                 if (colon <= k + 1)
-                    return tpl_fail(err_offset, err_reason, i, "{repeat:X:N} needs a count after the last ':'");
+                    return tpl_fail(err_offset, err_reason, i,
+                                    "{repeat:X:N} needs a count after the last ':'");
                 struct wire_str num = {inner + colon, n - colon};
                 uint64_t count;
                 const char *x = inner + k + 1;
@@ -321,7 +321,8 @@ int scenario_expand(const char *tpl, size_t len, enum scenario_tpl_mode mode,
                 break;
             }
             default:
-                return tpl_fail(err_offset, err_reason, i, "unknown escape (use \\r \\n \\t \\0 \\\\ \\\" \\xNN)");
+                return tpl_fail(err_offset, err_reason, i,
+                                "unknown escape (use \\r \\n \\t \\0 \\\\ \\\" \\xNN)");
             }
             if (emit(out, SCENARIO_TPL_TEXT, &b, 1, &total) < 0)
                 return tpl_fail(err_offset, err_reason, i, "expansion too large");
@@ -342,44 +343,44 @@ int scenario_expand(const char *tpl, size_t len, enum scenario_tpl_mode mode,
 
 /* Modifiers from a `with` line, waiting for their step. */
 struct modifiers {
-    bool given;             /* a `with` line is pending */
-    unsigned line;          /* its line, for "with leads nowhere" */
-    bool optional;          /* `optional` */
-    int64_t timeout_ms;     /* `timeout D`; 0 none */
+    bool given;                    /* a `with` line is pending */
+    unsigned line;                 /* its line, for "with leads nowhere" */
+    bool optional;                 /* `optional` */
+    int64_t timeout_ms;            /* `timeout D`; 0 none */
     enum scenario_on_fail on_fail; /* `on-fail ...` */
 };
 
 struct parser {
-    const char *name;        /* file name for messages */
-    char *err;               /* caller's error buffer */
-    size_t cap;              /* its size */
-    struct scenario *sc;     /* being filled */
-    size_t steps_cap;        /* allocated entries of sc->steps */
-    size_t events_cap;       /* allocated entries of sc->events */
-    bool seen_step;          /* a step was parsed: directives are over */
-    bool role_given;         /* @role seen */
-    bool profile_given;      /* @profile seen */
-    bool transport_given;    /* @transport seen */
-    bool timeout_given;      /* @timeout seen */
-    bool on_fail_given;      /* @on-fail seen */
-    bool name_given;         /* @name seen */
-    bool impair_set[2];      /* a direction was set by an @impair line */
-    bool impair_both[2];     /* ... and that line named both directions */
-    char vars[256][SCENARIO_NAME_MAX]; /* variables captured so far */
-    unsigned n_vars;         /* entries in vars */
+    const char *name;                                  /* file name for messages */
+    char *err;                                         /* caller's error buffer */
+    size_t cap;                                        /* its size */
+    struct scenario *sc;                               /* being filled */
+    size_t steps_cap;                                  /* allocated entries of sc->steps */
+    size_t events_cap;                                 /* allocated entries of sc->events */
+    bool seen_step;                                    /* a step was parsed: directives are over */
+    bool role_given;                                   /* @role seen */
+    bool profile_given;                                /* @profile seen */
+    bool transport_given;                              /* @transport seen */
+    bool timeout_given;                                /* @timeout seen */
+    bool on_fail_given;                                /* @on-fail seen */
+    bool name_given;                                   /* @name seen */
+    bool impair_set[2];                                /* a direction was set by an @impair line */
+    bool impair_both[2];                               /* ... and that line named both directions */
+    char vars[256][SCENARIO_NAME_MAX];                 /* variables captured so far */
+    unsigned n_vars;                                   /* entries in vars */
     char conns[SCENARIO_MAX_CONNS][SCENARIO_NAME_MAX]; /* connection names declared */
-    unsigned n_conns;        /* entries in conns */
-    struct modifiers mods;   /* pending `with` */
-    struct modifiers carry;  /* modifiers of the last message block, for its answer */
-    int carry_exchange;      /* exchange of the last message block; -1 none */
+    unsigned n_conns;                                  /* entries in conns */
+    struct modifiers mods;                             /* pending `with` */
+    struct modifiers carry;             /* modifiers of the last message block, for its answer */
+    int carry_exchange;                 /* exchange of the last message block; -1 none */
     enum scenario_step_kind carry_kind; /* kind of that block */
-    bool split_pending;      /* `>split` waits for its send */
-    unsigned split_line;     /* its line */
-    size_t split_bytes;      /* its segment size */
-    int64_t split_gap_ms;    /* its gap */
-    unsigned pipeline_left;  /* sends still to join the open `>pipeline` group */
-    unsigned pipeline_line;  /* its line */
-    unsigned pipeline_step;  /* index of the group's first step */
+    bool split_pending;                 /* `>split` waits for its send */
+    unsigned split_line;                /* its line */
+    size_t split_bytes;                 /* its segment size */
+    int64_t split_gap_ms;               /* its gap */
+    unsigned pipeline_left;             /* sends still to join the open `>pipeline` group */
+    unsigned pipeline_line;             /* its line */
+    unsigned pipeline_step;             /* index of the group's first step */
 };
 
 /* Names whose values the harness decides; a capture may not replace them. */
@@ -387,9 +388,8 @@ static const char *const fixed_vars[] = {"url", "host", "port", "media", "seed",
 /* Names of functions ({repeat:X:N}, {basic:U:P}); not variables. */
 static const char *const function_names[] = {"repeat", "basic", "digest", NULL};
 /* Names learned from the peer; a capture replaces the learned value. */
-static const char *const learned_vars[] = {"rtp_port", "rtcp_port", "server_rtp_port",
-                                           "server_rtcp_port", "session", "control",
-                                           "track_url", NULL};
+static const char *const learned_vars[] = {"rtp_port", "rtcp_port", "server_rtp_port", "server_rtcp_port",
+                                           "session",  "control",   "track_url",       NULL};
 
 static bool in_list(const char *const *list, const char *s, size_t n)
 {
@@ -456,16 +456,14 @@ static int check_tpl(struct parser *p, const char *tpl, enum scenario_tpl_mode m
     size_t off = 0;
     const char *why = NULL;
     char bad[80];
-    if (scenario_expand(tpl, strlen(tpl), mode, parse_lookup, p, NULL, &off, &why, bad,
-                        sizeof bad) == 0)
+    if (scenario_expand(tpl, strlen(tpl), mode, parse_lookup, p, NULL, &off, &why, bad, sizeof bad) == 0)
         return 0;
     if (strcmp(why, "unknown variable") == 0) {
         const char *colon = strchr(bad, ':');
         if (colon && (strncmp(bad, "basic:", 6) == 0 || strncmp(bad, "digest:", 7) == 0))
             return perr(p, line, col + (unsigned)off, "{%s} needs USER:PASSWORD", bad);
         if (colon)
-            return perr(p, line, col + (unsigned)off, "unknown function {%.*s:...}",
-                        (int)(colon - bad), bad);
+            return perr(p, line, col + (unsigned)off, "unknown function {%.*s:...}", (int)(colon - bad), bad);
         return perr(p, line, col + (unsigned)off,
                     "unknown variable {%s} (not built in and not captured earlier)", bad);
     }
@@ -481,11 +479,11 @@ static int check_tpl(struct parser *p, const char *tpl, enum scenario_tpl_mode m
  * estimates the tree's size, so that such patterns are refused before
  * regcomp sees them. */
 struct re_scan {
-    const char *s;    /* the regex */
-    size_t n;         /* its length */
-    size_t i;         /* position */
-    int depth;        /* open groups */
-    const char *why;  /* set when the regex is refused */
+    const char *s;   /* the regex */
+    size_t n;        /* its length */
+    size_t i;        /* position */
+    int depth;       /* open groups */
+    const char *why; /* set when the regex is refused */
 };
 
 static double re_alternation(struct re_scan *r);
@@ -619,8 +617,7 @@ static int check_regex(struct parser *p, const char *tpl, unsigned line, unsigne
     struct scenario_buf b = {.limit = SCENARIO_MAX_REGEX + 1};
     size_t off;
     const char *why;
-    if (scenario_expand(tpl, strlen(tpl), SCENARIO_TPL_REGEX, parse_lookup, p, &b, &off, &why,
-                        NULL, 0) < 0) {
+    if (scenario_expand(tpl, strlen(tpl), SCENARIO_TPL_REGEX, parse_lookup, p, &b, &off, &why, NULL, 0) < 0) {
         free(b.buf);
         return perr(p, line, col, "regex longer than %u bytes", SCENARIO_MAX_REGEX);
     }
@@ -643,8 +640,8 @@ static int check_regex(struct parser *p, const char *tpl, unsigned line, unsigne
         return perr(p, line, col, "%u captures but the regex has %zu group%s", ncap, groups,
                     groups == 1 ? "" : "s");
     if (ncap == 1 && groups > 1)
-        return perr(p, line, col, "1 capture but the regex has %zu groups (capture each, or use (?:) free groups)",
-                    groups);
+        return perr(p, line, col,
+                    "1 capture but the regex has %zu groups (capture each, or use (?:) free groups)", groups);
     return 0;
 }
 
@@ -652,9 +649,9 @@ static int check_regex(struct parser *p, const char *tpl, unsigned line, unsigne
 
 /* A line of the file: text without its end, line number. */
 struct line {
-    const char *s;  /* first byte */
-    size_t n;       /* bytes, line end excluded */
-    unsigned no;    /* 1-based line number */
+    const char *s; /* first byte */
+    size_t n;      /* bytes, line end excluded */
+    unsigned no;   /* 1-based line number */
 };
 
 static bool is_space(char c)
@@ -828,9 +825,8 @@ static struct scenario_step *new_step(struct parser *p, enum scenario_step_kind 
         }
         if (p->pipeline_left) {
             perr(p, p->pipeline_line, 1,
-                 ">pipeline: %u more message%s to send expected before this %s at line %u",
-                 p->pipeline_left, p->pipeline_left == 1 ? "" : "s", scenario_step_kind_name(kind),
-                 line);
+                 ">pipeline: %u more message%s to send expected before this %s at line %u", p->pipeline_left,
+                 p->pipeline_left == 1 ? "" : "s", scenario_step_kind_name(kind), line);
             return NULL;
         }
     }
@@ -859,18 +855,19 @@ static int check_name(struct parser *p, const char *s, size_t n, unsigned line, 
                       const char *what)
 {
     if (n == 0 || n >= SCENARIO_NAME_MAX || !name_start(s[0]))
-        return perr(p, line, col, "bad %s name '%.*s' (a letter or '_', then letters, digits, '_'; up to %d bytes)",
-                    what, (int)n, s, SCENARIO_NAME_MAX - 1);
+        return perr(p, line, col,
+                    "bad %s name '%.*s' (a letter or '_', then letters, digits, '_'; up to %d bytes)", what,
+                    (int)n, s, SCENARIO_NAME_MAX - 1);
     for (size_t i = 1; i < n; i++)
         if (!name_char(s[i]) && s[i] != '-')
-            return perr(p, line, col + (unsigned)i, "bad character '%c' in %s name '%.*s'", s[i],
-                        what, (int)n, s);
+            return perr(p, line, col + (unsigned)i, "bad character '%c' in %s name '%.*s'", s[i], what,
+                        (int)n, s);
     return 0;
 }
 
 /* Record a capture target `$name`; checks the name and remembers it. */
-static int add_capture(struct parser *p, struct scenario_matcher *m, const char *s, size_t n,
-                       unsigned line, unsigned col)
+static int add_capture(struct parser *p, struct scenario_matcher *m, const char *s, size_t n, unsigned line,
+                       unsigned col)
 {
     if (n < 2 || s[0] != '$')
         return perr(p, line, col, "expected a capture such as $name, got '%.*s'", (int)n, s);
@@ -881,8 +878,7 @@ static int add_capture(struct parser *p, struct scenario_matcher *m, const char 
         return -1;
     for (size_t i = 0; i < n; i++)
         if (s[i] == '-')
-            return perr(p, line, col + (unsigned)i, "bad character '-' in variable name '%.*s'",
-                        (int)n, s);
+            return perr(p, line, col + (unsigned)i, "bad character '-' in variable name '%.*s'", (int)n, s);
     if (in_list(fixed_vars, s, n) || in_list(function_names, s, n))
         return perr(p, line, col - 1, "{%.*s} is built in and cannot be captured", (int)n, s);
     if (m->n_captures >= SCENARIO_MAX_CAPTURES)
@@ -903,8 +899,7 @@ static int add_capture(struct parser *p, struct scenario_matcher *m, const char 
 /* ---------- message blocks ---------- */
 
 /* The content of a `>`/`<` line: after the marker and one space. */
-static void line_content(const struct line *l, size_t marker, const char **s, size_t *n,
-                         unsigned *col)
+static void line_content(const struct line *l, size_t marker, const char **s, size_t *n, unsigned *col)
 {
     size_t i = marker + 1;
     if (i < l->n && is_space(l->s[i]))
@@ -934,10 +929,11 @@ static int parse_request_line(struct parser *p, const char *s, size_t n, unsigne
     size_t c0 = skip_space(s, n, b);
     size_t c = word_end(s, n, c0);
     if (a == 0 || b0 >= n)
-        return perr(p, line, col, "expected a request line 'METHOD URI RTSP/1.0' (use >raw for malformed ones)");
+        return perr(p, line, col,
+                    "expected a request line 'METHOD URI RTSP/1.0' (use >raw for malformed ones)");
     if (c0 < n && !(c - c0 >= 5 && memcmp(s + c0, "RTSP/", 5) == 0))
-        return perr(p, line, col + (unsigned)c0, "expected RTSP/1.0 after the URI, got '%.*s'",
-                    (int)(c - c0), s + c0);
+        return perr(p, line, col + (unsigned)c0, "expected RTSP/1.0 after the URI, got '%.*s'", (int)(c - c0),
+                    s + c0);
     if (c0 >= n)
         return perr(p, line, col + (unsigned)b, "the request line needs a version (RTSP/1.0)");
     if (skip_space(s, n, c) < n)
@@ -950,13 +946,14 @@ static int parse_status_line(struct parser *p, const char *s, size_t n, unsigned
 {
     size_t a = word_end(s, n, 0);
     if (!(a >= 5 && memcmp(s, "RTSP/", 5) == 0))
-        return perr(p, line, col, "expected a status line 'RTSP/1.0 200 OK' (this is a client-role scenario)");
+        return perr(p, line, col,
+                    "expected a status line 'RTSP/1.0 200 OK' (this is a client-role scenario)");
     size_t b0 = skip_space(s, n, a);
     size_t b = word_end(s, n, b0);
-    if (b - b0 != 3 || !isdigit((unsigned char)s[b0]) || s[b0] == '0' ||
-        !isdigit((unsigned char)s[b0 + 1]) || !isdigit((unsigned char)s[b0 + 2]))
-        return perr(p, line, col + (unsigned)b0, "expected a 3-digit status code, got '%.*s'",
-                    (int)(b - b0), s + b0);
+    if (b - b0 != 3 || !isdigit((unsigned char)s[b0]) || s[b0] == '0' || !isdigit((unsigned char)s[b0 + 1]) ||
+        !isdigit((unsigned char)s[b0 + 2]))
+        return perr(p, line, col + (unsigned)b0, "expected a 3-digit status code, got '%.*s'", (int)(b - b0),
+                    s + b0);
     return 0;
 }
 
@@ -1023,7 +1020,8 @@ static long parse_send_block(struct parser *p, const struct line *lines, size_t 
             n -= lead;
             col += (unsigned)lead;
             if (n == 0)
-                return perr(p, l->no, col, "a line of spaces among the headers (a blank '>' starts the body)");
+                return perr(p, l->no, col,
+                            "a line of spaces among the headers (a blank '>' starts the body)");
         }
         if (nh >= SCENARIO_MAX_HEADERS) {
             free(body.buf);
@@ -1097,8 +1095,9 @@ static int parse_status_expect(struct parser *p, struct scenario_expect *ex, con
 {
     size_t a = word_end(s, n, 0);
     if (!(a >= 5 && memcmp(s, "RTSP/", 5) == 0))
-        return perr(p, line, col,
-                    "expected a status line such as 'RTSP/1.0 200' (this is a server-role scenario: '<' is the reply)");
+        return perr(
+            p, line, col,
+            "expected a status line such as 'RTSP/1.0 200' (this is a server-role scenario: '<' is the reply)");
     size_t b0 = skip_space(s, n, a);
     size_t b = word_end(s, n, b0);
     if (b0 >= n)
@@ -1138,13 +1137,14 @@ static int parse_status_expect(struct parser *p, struct scenario_expect *ex, con
 }
 
 /* The request part of a client-role `<` start line. */
-static int parse_request_expect(struct parser *p, struct scenario_expect *ex, const char *s,
-                                size_t n, unsigned line, unsigned col)
+static int parse_request_expect(struct parser *p, struct scenario_expect *ex, const char *s, size_t n,
+                                unsigned line, unsigned col)
 {
     size_t a = word_end(s, n, 0);
     if (a >= 5 && memcmp(s, "RTSP/", 5) == 0)
         return perr(p, line, col,
-                    "expected a request line such as 'SETUP {url} RTSP/1.0' (this is a client-role scenario: '<' is the request)");
+                    "expected a request line such as 'SETUP {url} RTSP/1.0' "
+                    "(this is a client-role scenario: '<' is the request)");
     size_t i = 0;
     while (i < a) {
         size_t e = i;
@@ -1180,8 +1180,8 @@ static int parse_request_expect(struct parser *p, struct scenario_expect *ex, co
     size_t c0 = skip_space(s, n, b);
     size_t c = word_end(s, n, c0);
     if (c0 < n && !(c - c0 >= 5 && memcmp(s + c0, "RTSP/", 5) == 0))
-        return perr(p, line, col + (unsigned)c0, "expected RTSP/1.0 after the URI, got '%.*s'",
-                    (int)(c - c0), s + c0);
+        return perr(p, line, col + (unsigned)c0, "expected RTSP/1.0 after the URI, got '%.*s'", (int)(c - c0),
+                    s + c0);
     if (skip_space(s, n, c) < n)
         return perr(p, line, col + (unsigned)skip_space(s, n, c), "unexpected text after the version");
     return 0;
@@ -1234,7 +1234,8 @@ static long parse_expect_block(struct parser *p, const struct line *lines, size_
     unsigned col;
     line_content(l0, (size_t)mk, &s, &n, &col);
     if (n == 0)
-        return perr(p, l0->no, (unsigned)mk + 1, "an expectation starts with a status or request line, not a blank '<'");
+        return perr(p, l0->no, (unsigned)mk + 1,
+                    "an expectation starts with a status or request line, not a blank '<'");
     struct scenario_step *st = new_step(p, SCENARIO_STEP_EXPECT, l0->no, (unsigned)mk + 1);
     if (!st)
         return -1;
@@ -1305,9 +1306,9 @@ static long parse_expect_block(struct parser *p, const struct line *lines, size_
                     mt->pattern_column = vcol + (unsigned)skip;
                     if (!mt->pattern)
                         return oom(p, l->no);
-                    if (mt->pattern_regex ? check_regex(p, mt->pattern, l->no, mt->pattern_column, 0)
-                                          : check_tpl(p, mt->pattern, SCENARIO_TPL_TEXT, l->no,
-                                                      mt->pattern_column))
+                    if (mt->pattern_regex
+                            ? check_regex(p, mt->pattern, l->no, mt->pattern_column, 0)
+                            : check_tpl(p, mt->pattern, SCENARIO_TPL_TEXT, l->no, mt->pattern_column))
                         return -1;
                 } else if (val[0] == '~') {
                     mt->kind = SCENARIO_MATCH_SDP_REGEX;
@@ -1342,7 +1343,8 @@ static long parse_expect_block(struct parser *p, const struct line *lines, size_
             } else if (word_is(s, e, "auth")) {
                 if (sc->role != SCENARIO_ROLE_CLIENT)
                     return perr(p, l->no, col,
-                                "'auth:' checks a client's credentials (client role); a server-role request sends {basic:user:pw} or {digest:user:pw}");
+                                "'auth:' checks a client's credentials (client role); a server-role "
+                                "request sends {basic:user:pw} or {digest:user:pw}");
                 size_t w0 = 0, w1 = word_end(val, vn, 0);
                 size_t u0 = skip_space(val, vn, w1), u1 = word_end(val, vn, u0);
                 size_t p0 = skip_space(val, vn, u1), p1 = word_end(val, vn, p0);
@@ -1351,9 +1353,11 @@ static long parse_expect_block(struct parser *p, const struct line *lines, size_
                 else if (word_is(val + w0, w1 - w0, "digest"))
                     mt->kind = SCENARIO_MATCH_AUTH_DIGEST;
                 else
-                    return perr(p, l->no, vcol, "'auth:' takes 'basic USER PASSWORD' or 'digest USER PASSWORD'");
+                    return perr(p, l->no, vcol,
+                                "'auth:' takes 'basic USER PASSWORD' or 'digest USER PASSWORD'");
                 if (u0 >= vn || p0 >= vn || skip_space(val, vn, p1) < vn)
-                    return perr(p, l->no, vcol, "'auth:' takes 'basic USER PASSWORD' or 'digest USER PASSWORD'");
+                    return perr(p, l->no, vcol,
+                                "'auth:' takes 'basic USER PASSWORD' or 'digest USER PASSWORD'");
                 mt->pattern = arena_strndup(sc->arena, val + u0, u1 - u0);
                 mt->password = arena_strndup(sc->arena, val + p0, p1 - p0);
                 mt->name = arena_strndup(sc->arena, "Authorization", 13);
@@ -1418,7 +1422,8 @@ static int parse_send_command(struct parser *p, const struct line *l, size_t at)
     if (word_is(s + w0, w1 - w0, "raw")) {
         size_t q = skip_space(s, n, w1);
         if (q >= n || s[q] != '"')
-            return perr(p, l->no, (unsigned)q + 1, ">raw takes one \"C string\" (\\r \\n \\t \\0 \\\\ \\\" \\xNN, {variables})");
+            return perr(p, l->no, (unsigned)q + 1,
+                        ">raw takes one \"C string\" (\\r \\n \\t \\0 \\\\ \\\" \\xNN, {variables})");
         size_t e = q + 1;
         while (e < n && s[e] != '"') {
             if (s[e] == '\\' && e + 1 < n)
@@ -1481,13 +1486,15 @@ static int parse_send_command(struct parser *p, const struct line *l, size_t at)
         if (p->split_pending)
             return perr(p, l->no, col, ">split follows another >split (line %u)", p->split_line);
         if (p->pipeline_left)
-            return perr(p, l->no, col, ">split inside a >pipeline group (line %u): put it before the >pipeline line",
+            return perr(p, l->no, col,
+                        ">split inside a >pipeline group (line %u): put it before the >pipeline line",
                         p->pipeline_line);
         size_t a0 = skip_space(s, end, w1), a1 = word_end(s, end, a0);
         size_t b0 = skip_space(s, end, a1), b1 = word_end(s, end, b0);
         uint64_t bytes;
         if (a0 >= end || !wire_parse_u64((struct wire_str){s + a0, a1 - a0}, 65536, &bytes) || bytes == 0)
-            return perr(p, l->no, (unsigned)a0 + 1, ">split takes a segment size in bytes (1-65536) and a gap: >split 5 10ms");
+            return perr(p, l->no, (unsigned)a0 + 1,
+                        ">split takes a segment size in bytes (1-65536) and a gap: >split 5 10ms");
         int64_t gap = 10;
         if (b0 < end && parse_duration(p, s + b0, b1 - b0, l->no, (unsigned)b0 + 1, &gap) < 0)
             return -1;
@@ -1506,7 +1513,8 @@ static int parse_send_command(struct parser *p, const struct line *l, size_t at)
         size_t a0 = skip_space(s, end, w1), a1 = word_end(s, end, a0);
         uint64_t count;
         if (a0 >= end || !wire_parse_u64((struct wire_str){s + a0, a1 - a0}, 64, &count) || count < 2)
-            return perr(p, l->no, (unsigned)a0 + 1, ">pipeline takes how many messages (2-64) go in one write: >pipeline 3");
+            return perr(p, l->no, (unsigned)a0 + 1,
+                        ">pipeline takes how many messages (2-64) go in one write: >pipeline 3");
         if (skip_space(s, end, a1) < end)
             return perr(p, l->no, (unsigned)skip_space(s, end, a1) + 1, "unexpected text after >pipeline N");
         p->pipeline_left = (unsigned)count;
@@ -1595,9 +1603,11 @@ static int metric_value(struct parser *p, enum scenario_metric m, double v, cons
         }
         break;
     case SCENARIO_METRIC_BITRATE: {
-        static const struct { const char *u; double k; } units[] = {
-            {"bit", 0.001}, {"bit/s", 0.001}, {"kbit", 1}, {"kbit/s", 1},
-            {"mbit", 1000}, {"mbit/s", 1000}, {"gbit", 1e6}, {"gbit/s", 1e6}};
+        static const struct {
+            const char *u;
+            double k;
+        } units[] = {{"bit", 0.001}, {"bit/s", 0.001}, {"kbit", 1},   {"kbit/s", 1},
+                     {"mbit", 1000}, {"mbit/s", 1000}, {"gbit", 1e6}, {"gbit/s", 1e6}};
         if (un == 0) {
             *out = v;
             return 0;
@@ -1681,9 +1691,10 @@ static int parse_condition(struct parser *p, struct scenario_rtp_cond *c, const 
         if (word_is(s + i, m1 - i, metric_names[k]))
             metric = k;
     if (metric < 0)
-        return perr(p, line, c->column,
-                    "unknown metric '%.*s' (packets, frames, bytes, pt, ssrc, loss, fps, bitrate, jitter, interval)",
-                    (int)(word_end(s, n, i) - i), s + i);
+        return perr(
+            p, line, c->column,
+            "unknown metric '%.*s' (packets, frames, bytes, pt, ssrc, loss, fps, bitrate, jitter, interval)",
+            (int)(word_end(s, n, i) - i), s + i);
     c->metric = (enum scenario_metric)metric;
     i = skip_space(s, n, m1);
     size_t o0 = i;
@@ -1732,7 +1743,8 @@ static int parse_condition(struct parser *p, struct scenario_rtp_cond *c, const 
                 return perr(p, line, col + (unsigned)k, "expected a confidence such as 99%%");
             size_t u1 = scan_unit(s, n, k, &u0);
             if (!word_is(s + u0, u1 - u0, "%") || conf <= 0 || conf >= 100)
-                return perr(p, line, col + (unsigned)k0, "the confidence is a percentage above 0 and below 100 (99%%)");
+                return perr(p, line, col + (unsigned)k0,
+                            "the confidence is a percentage above 0 and below 100 (99%%)");
             c->confidence = conf / 100;
             k = skip_space(s, n, u1);
             if (k < n) {
@@ -1749,11 +1761,13 @@ static int parse_condition(struct parser *p, struct scenario_rtp_cond *c, const 
                 c->has_p = true;
                 c->p = pv / 100;
                 if (skip_space(s, n, u1) < n)
-                    return perr(p, line, col + (unsigned)skip_space(s, n, u1), "unexpected text after the loss rate");
+                    return perr(p, line, col + (unsigned)skip_space(s, n, u1),
+                                "unexpected text after the loss rate");
             }
             return 0;
         }
-        return perr(p, line, col + (unsigned)o0, "expected an operator (= != < <= > >=), 'constant' or 'within binomial', got '%.*s'",
+        return perr(p, line, col + (unsigned)o0,
+                    "expected an operator (= != < <= > >=), 'constant' or 'within binomial', got '%.*s'",
                     (int)(w - i), s + i);
     }
     i = skip_space(s, n, i);
@@ -1944,7 +1958,8 @@ static int parse_at(struct parser *p, const struct line *l, size_t at, size_t en
         if (d <= 0)
             return perr(p, l->no, (unsigned)d0 + 1, "a blackout lasts longer than 0");
         if (skip_space(s, end, d1) < end)
-            return perr(p, l->no, (unsigned)skip_space(s, end, d1) + 1, "unexpected text after the blackout's duration");
+            return perr(p, l->no, (unsigned)skip_space(s, end, d1) + 1,
+                        "unexpected text after the blackout's duration");
         ev.kind = SCENARIO_EVENT_BLACKOUT;
         ev.direction = SCENARIO_DIR_BOTH;
         ev.duration_ms = (uint64_t)d;
@@ -1954,7 +1969,8 @@ static int parse_at(struct parser *p, const struct line *l, size_t at, size_t en
         if (parse_direction(s + k, w - k, &ev.direction) == 0)
             k = skip_space(s, end, w);
         if (end - k >= sizeof ev.text)
-            return perr(p, l->no, (unsigned)k + 1, "impairment text longer than %zu bytes", sizeof ev.text - 1);
+            return perr(p, l->no, (unsigned)k + 1, "impairment text longer than %zu bytes",
+                        sizeof ev.text - 1);
         if (parse_impair_text(p, s + k, end - k, l->no, (unsigned)k + 1, &ev.spec) < 0)
             return -1;
         memcpy(ev.text, s + k, end - k);
@@ -2017,7 +2033,8 @@ static int parse_directive(struct parser *p, const struct line *l, size_t at)
         else if (word_is(arg, an, "client"))
             sc->role = SCENARIO_ROLE_CLIENT;
         else
-            return perr(p, l->no, acol, "@role is 'server' (the SUT is a server) or 'client', not '%.*s'", (int)an, arg);
+            return perr(p, l->no, acol, "@role is 'server' (the SUT is a server) or 'client', not '%.*s'",
+                        (int)an, arg);
         p->role_given = true;
         return 0;
     }
@@ -2041,7 +2058,8 @@ static int parse_directive(struct parser *p, const struct line *l, size_t at)
         else if (word_is(arg, an, "tcp"))
             sc->transport = SCENARIO_TRANSPORT_TCP;
         else
-            return perr(p, l->no, acol, "@transport is 'udp' or 'tcp' (interleaved), not '%.*s'", (int)an, arg);
+            return perr(p, l->no, acol, "@transport is 'udp' or 'tcp' (interleaved), not '%.*s'", (int)an,
+                        arg);
         p->transport_given = true;
         return 0;
     }
@@ -2051,7 +2069,8 @@ static int parse_directive(struct parser *p, const struct line *l, size_t at)
         if (an == 0)
             return perr(p, l->no, acol, "@timeout needs a duration");
         if (word_end(arg, an, 0) != an)
-            return perr(p, l->no, acol + (unsigned)word_end(arg, an, 0), "unexpected text after the duration");
+            return perr(p, l->no, acol + (unsigned)word_end(arg, an, 0),
+                        "unexpected text after the duration");
         if (parse_duration(p, arg, an, l->no, acol, &sc->timeout_ms) < 0)
             return -1;
         if (sc->timeout_ms <= 0)
@@ -2079,7 +2098,8 @@ static int parse_directive(struct parser *p, const struct line *l, size_t at)
             size_t e = word_end(arg, an, i);
             char id[SCENARIO_CHECK_MAX + 1];
             if (e - i >= SCENARIO_CHECK_MAX)
-                return perr(p, l->no, acol + (unsigned)i, "check id longer than %d bytes", SCENARIO_CHECK_MAX - 1);
+                return perr(p, l->no, acol + (unsigned)i, "check id longer than %d bytes",
+                            SCENARIO_CHECK_MAX - 1);
             memcpy(id, arg + i, e - i);
             id[e - i] = '\0';
             if (!scenario_check_id_valid(id))
@@ -2087,7 +2107,8 @@ static int parse_directive(struct parser *p, const struct line *l, size_t at)
                             "'%s' is not a check id (lowercase words joined by dots: rtsp.cseq.echo)", id);
             if (!scenario_allows(sc, id)) {
                 if (sc->n_allow >= SCENARIO_MAX_ALLOW)
-                    return perr(p, l->no, acol + (unsigned)i, "more than %d allowed checks", SCENARIO_MAX_ALLOW);
+                    return perr(p, l->no, acol + (unsigned)i, "more than %d allowed checks",
+                                SCENARIO_MAX_ALLOW);
                 memcpy(sc->allow[sc->n_allow++], id, e - i + 1);
             }
             i = e;
@@ -2122,9 +2143,10 @@ static int parse_directive(struct parser *p, const struct line *l, size_t at)
         sc->impair_given = true;
         return 0;
     }
-    return perr(p, l->no, col,
-                "unknown directive '@%.*s' (@name @role @profile @transport @timeout @on-fail @impair @allow)",
-                (int)wn, w);
+    return perr(
+        p, l->no, col,
+        "unknown directive '@%.*s' (@name @role @profile @transport @timeout @on-fail @impair @allow)",
+        (int)wn, w);
 }
 
 /* ---------- commands ---------- */
@@ -2180,12 +2202,13 @@ static int parse_with(struct parser *p, const struct line *l, size_t at, size_t 
             i = d1;
         } else {
             return perr(p, l->no, (unsigned)i + 1,
-                        "unknown modifier '%.*s' (optional, timeout D, on-fail stop|continue)",
-                        (int)(e - i), s + i);
+                        "unknown modifier '%.*s' (optional, timeout D, on-fail stop|continue)", (int)(e - i),
+                        s + i);
         }
     }
     if (!got_optional && !got_timeout && !got_on_fail)
-        return perr(p, l->no, (unsigned)at + 1, "'with' needs a modifier: optional, timeout D, on-fail stop|continue");
+        return perr(p, l->no, (unsigned)at + 1,
+                    "'with' needs a modifier: optional, timeout D, on-fail stop|continue");
     p->mods = m;
     return 0;
 }
@@ -2225,7 +2248,8 @@ static int parse_command(struct parser *p, const struct line *l, size_t at)
     if (word_is(w, wn, "expect")) {
         if (word_is(s + a0, a1 - a0, "close")) {
             if (skip_space(s, end, a1) < end)
-                return perr(p, l->no, (unsigned)skip_space(s, end, a1) + 1, "unexpected text after 'expect close'");
+                return perr(p, l->no, (unsigned)skip_space(s, end, a1) + 1,
+                            "unexpected text after 'expect close'");
             return new_step(p, SCENARIO_STEP_EXPECT_CLOSE, l->no, col) ? 0 : -1;
         }
         if (word_is(s + a0, a1 - a0, "silence")) {
@@ -2238,7 +2262,8 @@ static int parse_command(struct parser *p, const struct line *l, size_t at)
             if (d <= 0)
                 return perr(p, l->no, (unsigned)d0 + 1, "silence must last longer than 0");
             if (skip_space(s, end, d1) < end)
-                return perr(p, l->no, (unsigned)skip_space(s, end, d1) + 1, "unexpected text after the duration");
+                return perr(p, l->no, (unsigned)skip_space(s, end, d1) + 1,
+                            "unexpected text after the duration");
             struct scenario_step *st = new_step(p, SCENARIO_STEP_EXPECT_SILENCE, l->no, col);
             if (!st)
                 return -1;
@@ -2251,9 +2276,12 @@ static int parse_command(struct parser *p, const struct line *l, size_t at)
     bool is_use = word_is(w, wn, "use"), is_close = word_is(w, wn, "close");
     if (is_connect || is_accept || is_use || is_close) {
         if (is_connect && sc->role != SCENARIO_ROLE_SERVER)
-            return perr(p, l->no, col, "'connect' opens a connection to a server (server role); a client-role scenario uses 'accept'");
+            return perr(
+                p, l->no, col,
+                "'connect' opens a connection to a server (server role); a client-role scenario uses 'accept'");
         if (is_accept && sc->role != SCENARIO_ROLE_CLIENT)
-            return perr(p, l->no, col, "'accept' waits for a client (client role); a server-role scenario uses 'connect'");
+            return perr(p, l->no, col,
+                        "'accept' waits for a client (client role); a server-role scenario uses 'connect'");
         if (is_use && !has_arg)
             return perr(p, l->no, (unsigned)a0 + 1, "'use' needs a connection name");
         if (is_close && !has_arg && p->n_conns == 0)
@@ -2262,9 +2290,11 @@ static int parse_command(struct parser *p, const struct line *l, size_t at)
             if (check_name(p, s + a0, a1 - a0, l->no, (unsigned)a0 + 1, "connection") < 0)
                 return -1;
             if (skip_space(s, end, a1) < end)
-                return perr(p, l->no, (unsigned)skip_space(s, end, a1) + 1, "unexpected text after the connection name");
+                return perr(p, l->no, (unsigned)skip_space(s, end, a1) + 1,
+                            "unexpected text after the connection name");
             if ((is_use || is_close) && !conn_known(p, s + a0, a1 - a0))
-                return perr(p, l->no, (unsigned)a0 + 1, "no connection named '%.*s' was opened before", (int)(a1 - a0), s + a0);
+                return perr(p, l->no, (unsigned)a0 + 1, "no connection named '%.*s' was opened before",
+                            (int)(a1 - a0), s + a0);
             if ((is_connect || is_accept) && declare_conn(p, s + a0, a1 - a0, l->no, (unsigned)a0 + 1) < 0)
                 return -1;
         } else if (is_connect || is_accept) {
@@ -2273,13 +2303,14 @@ static int parse_command(struct parser *p, const struct line *l, size_t at)
             if (declare_conn(p, auto_name, strlen(auto_name), l->no, col) < 0)
                 return -1;
             a0 = a1 = 0;
-            struct scenario_step *st = new_step(p, is_connect ? SCENARIO_STEP_CONNECT : SCENARIO_STEP_ACCEPT, l->no, col);
+            struct scenario_step *st =
+                new_step(p, is_connect ? SCENARIO_STEP_CONNECT : SCENARIO_STEP_ACCEPT, l->no, col);
             if (!st)
                 return -1;
             snprintf(st->conn, sizeof st->conn, "%s", auto_name);
             return 0;
         }
-        enum scenario_step_kind k = is_connect ? SCENARIO_STEP_CONNECT
+        enum scenario_step_kind k = is_connect  ? SCENARIO_STEP_CONNECT
                                     : is_accept ? SCENARIO_STEP_ACCEPT
                                     : is_use    ? SCENARIO_STEP_USE
                                                 : SCENARIO_STEP_CLOSE;
@@ -2291,8 +2322,8 @@ static int parse_command(struct parser *p, const struct line *l, size_t at)
         return 0;
     }
     return perr(p, l->no, col,
-                "unknown command '%.*s' (wait, expect, rtp, connect, accept, use, close, with, at)",
-                (int)wn, w);
+                "unknown command '%.*s' (wait, expect, rtp, connect, accept, use, close, with, at)", (int)wn,
+                w);
 }
 
 /* ---------- top level ---------- */
@@ -2318,8 +2349,8 @@ void scenario_free(struct scenario *sc)
     memset(sc, 0, sizeof *sc);
 }
 
-int scenario_parse_buffer(const char *name, const char *buf, size_t len, struct scenario *sc,
-                          char *err, size_t cap)
+int scenario_parse_buffer(const char *name, const char *buf, size_t len, struct scenario *sc, char *err,
+                          size_t cap)
 {
     memset(sc, 0, sizeof *sc);
     if (cap)
@@ -2372,7 +2403,8 @@ int scenario_parse_buffer(const char *name, const char *buf, size_t len, struct 
             goto out;
         }
         if (n > SCENARIO_MAX_LINE) {
-            perr(p, (unsigned)nlines + 1, SCENARIO_MAX_LINE + 1, "line longer than %d bytes", SCENARIO_MAX_LINE);
+            perr(p, (unsigned)nlines + 1, SCENARIO_MAX_LINE + 1, "line longer than %d bytes",
+                 SCENARIO_MAX_LINE);
             goto out;
         }
         if (nlines == lcap) {
@@ -2408,8 +2440,9 @@ int scenario_parse_buffer(const char *name, const char *buf, size_t len, struct 
             if (at + 1 < l->n && !is_space(l->s[at + 1])) {
                 if (!isalpha((unsigned char)l->s[at + 1])) {
                     size_t e = word_end(l->s, l->n, at);
-                    perr(p, l->no, (unsigned)at + 1, "unknown send form '%.*s' (>, >raw, >hex, >split, >pipeline)",
-                         (int)(e - at), l->s + at);
+                    perr(p, l->no, (unsigned)at + 1,
+                         "unknown send form '%.*s' (>, >raw, >hex, >split, >pipeline)", (int)(e - at),
+                         l->s + at);
                     goto out;
                 }
                 if (parse_send_command(p, l, at) < 0)

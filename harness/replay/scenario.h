@@ -27,22 +27,22 @@
 
 #include "impair.h"
 
-#define SCENARIO_MAX_FILE_BYTES (1u << 20) /* larger files are refused */
-#define SCENARIO_MAX_LINE 8192             /* longest line, in bytes */
-#define SCENARIO_MAX_STEPS 4096            /* steps per scenario */
-#define SCENARIO_MAX_EVENTS 256            /* `at` lines per scenario */
-#define SCENARIO_MAX_ALLOW 32              /* check ids in @allow lines */
-#define SCENARIO_MAX_CONDS 16              /* conditions per `rtp for` line */
-#define SCENARIO_MAX_CAPTURES 9            /* variables one matcher captures */
-#define SCENARIO_MAX_HEADERS 64            /* header lines per message block */
-#define SCENARIO_MAX_MATCHERS 64           /* matcher lines per `<` block */
-#define SCENARIO_MAX_ALTERNATIVES 8        /* `454|455` status or method alternatives */
-#define SCENARIO_MAX_CONNS 8               /* named connections */
-#define SCENARIO_MAX_REPEAT 1048576        /* largest N of {repeat:X:N} output, in bytes */
-#define SCENARIO_MAX_REGEX 512             /* longest regular expression, in bytes */
-#define SCENARIO_NAME_MAX 32               /* longest variable or connection name */
-#define SCENARIO_CHECK_MAX 48              /* longest check id, NUL included */
-#define SCENARIO_DEFAULT_TIMEOUT_MS 5000   /* per-step timeout when @timeout is not given */
+#define SCENARIO_MAX_FILE_BYTES     (1u << 20) /* larger files are refused */
+#define SCENARIO_MAX_LINE           8192       /* longest line, in bytes */
+#define SCENARIO_MAX_STEPS          4096       /* steps per scenario */
+#define SCENARIO_MAX_EVENTS         256        /* `at` lines per scenario */
+#define SCENARIO_MAX_ALLOW          32         /* check ids in @allow lines */
+#define SCENARIO_MAX_CONDS          16         /* conditions per `rtp for` line */
+#define SCENARIO_MAX_CAPTURES       9          /* variables one matcher captures */
+#define SCENARIO_MAX_HEADERS        64         /* header lines per message block */
+#define SCENARIO_MAX_MATCHERS       64         /* matcher lines per `<` block */
+#define SCENARIO_MAX_ALTERNATIVES   8          /* `454|455` status or method alternatives */
+#define SCENARIO_MAX_CONNS          8          /* named connections */
+#define SCENARIO_MAX_REPEAT         1048576    /* largest N of {repeat:X:N} output, in bytes */
+#define SCENARIO_MAX_REGEX          512        /* longest regular expression, in bytes */
+#define SCENARIO_NAME_MAX           32         /* longest variable or connection name */
+#define SCENARIO_CHECK_MAX          48         /* longest check id, NUL included */
+#define SCENARIO_DEFAULT_TIMEOUT_MS 5000       /* per-step timeout when @timeout is not given */
 
 enum scenario_role {
     SCENARIO_ROLE_SERVER, /* the system under test is a server: the harness is the client */
@@ -123,11 +123,11 @@ struct scenario_rtp_cond {
 
 /* One `rtp for D [after G]: ...` window. */
 struct scenario_rtp_expect {
-    int64_t duration_ms;                             /* window length */
-    int64_t after_ms;                                /* grace before the window opens */
+    int64_t duration_ms;                                /* window length */
+    int64_t after_ms;                                   /* grace before the window opens */
     struct scenario_rtp_cond conds[SCENARIO_MAX_CONDS]; /* the conditions, in order */
-    unsigned n_conds;                                /* entries used in conds */
-    unsigned line;                                   /* scenario line */
+    unsigned n_conds;                                   /* entries used in conds */
+    unsigned line;                                      /* scenario line */
 };
 
 /* ---- impairment phases (`at 2s: loss 30%`, `at 5s: blackout 2s`) ---- */
@@ -152,10 +152,10 @@ struct scenario_event {
 
 /* One header line of a `>` block: `> Name: value` or `> !Name`. */
 struct scenario_header {
-    char *name;      /* header name as written */
-    char *value;     /* value template; NULL for `!Name` (suppress the automatic header) */
-    unsigned line;   /* scenario line */
-    unsigned column; /* column of the name */
+    char *name;            /* header name as written */
+    char *value;           /* value template; NULL for `!Name` (suppress the automatic header) */
+    unsigned line;         /* scenario line */
+    unsigned column;       /* column of the name */
     unsigned value_column; /* column where the value template starts */
 };
 
@@ -167,22 +167,22 @@ enum scenario_send_form {
 
 /* What the harness sends: a request (server role) or a reply (client role). */
 struct scenario_send {
-    enum scenario_send_form form;     /* message, raw or hex */
-    char *start_line;                 /* message: request or status line template */
-    unsigned start_column;            /* message: its column */
-    struct scenario_header *headers;  /* message: header lines in order */
-    unsigned n_headers;               /* entries in headers */
-    bool has_body;                    /* message: a `>` blank line was given (body may be empty) */
-    char *body;                       /* message: body template, lines joined by '\n' */
-    unsigned body_line;               /* message: scenario line of the first body line */
-    char *raw;                        /* raw: the C string's text between quotes (escapes kept) */
-    unsigned raw_column;              /* raw: column of the first byte after the quote */
-    uint8_t *hex;                     /* hex: the bytes */
-    size_t hex_len;                   /* hex: how many */
-    size_t split_bytes;               /* `>split N D`: segment size; 0 sends at once */
-    int64_t split_gap_ms;             /* `>split N D`: pause between segments */
-    unsigned pipeline_count;          /* `>pipeline N` on the first of N sends written together */
-    bool pipelined;                   /* a later member of such a group (written by the first) */
+    enum scenario_send_form form;    /* message, raw or hex */
+    char *start_line;                /* message: request or status line template */
+    unsigned start_column;           /* message: its column */
+    struct scenario_header *headers; /* message: header lines in order */
+    unsigned n_headers;              /* entries in headers */
+    bool has_body;                   /* message: a `>` blank line was given (body may be empty) */
+    char *body;                      /* message: body template, lines joined by '\n' */
+    unsigned body_line;              /* message: scenario line of the first body line */
+    char *raw;                       /* raw: the C string's text between quotes (escapes kept) */
+    unsigned raw_column;             /* raw: column of the first byte after the quote */
+    uint8_t *hex;                    /* hex: the bytes */
+    size_t hex_len;                  /* hex: how many */
+    size_t split_bytes;              /* `>split N D`: segment size; 0 sends at once */
+    int64_t split_gap_ms;            /* `>split N D`: pause between segments */
+    unsigned pipeline_count;         /* `>pipeline N` on the first of N sends written together */
+    bool pipelined;                  /* a later member of such a group (written by the first) */
 };
 
 /* A status line matcher element: three characters, digits or 'x' ("2xx"). */
@@ -191,51 +191,51 @@ struct scenario_status_alt {
 };
 
 enum scenario_match_kind {
-    SCENARIO_MATCH_EXACT,      /* `< Name: value`: the trimmed value equals the template */
-    SCENARIO_MATCH_REGEX,      /* `< Name: ~re [=> $a $b]`: POSIX ERE search */
-    SCENARIO_MATCH_PRESENT,    /* `< Name:` with nothing after the colon */
-    SCENARIO_MATCH_ABSENT,     /* `< !Name` */
-    SCENARIO_MATCH_CAPTURE,    /* `< Name: $var`: present; the trimmed value is captured */
-    SCENARIO_MATCH_SDP_LINE,   /* `< sdp: v=0`: a line of the SDP body equals the template */
-    SCENARIO_MATCH_SDP_REGEX,  /* `< sdp: ~re [=> ...]`: a line of the SDP body matches */
-    SCENARIO_MATCH_SDP_ABSENT, /* `< sdp: !line` or `< sdp: !~re`: no line equals / matches */
-    SCENARIO_MATCH_BODY_REGEX, /* `< body: ~re [=> ...]`: the body matches (REG_NEWLINE) */
-    SCENARIO_MATCH_BODY_NOT,   /* `< body: !~re`: the body does not match */
-    SCENARIO_MATCH_AUTH_BASIC, /* `< auth: basic USER PASSWORD` (client role) */
-    SCENARIO_MATCH_AUTH_DIGEST,/* `< auth: digest USER PASSWORD` (client role) */
+    SCENARIO_MATCH_EXACT,       /* `< Name: value`: the trimmed value equals the template */
+    SCENARIO_MATCH_REGEX,       /* `< Name: ~re [=> $a $b]`: POSIX ERE search */
+    SCENARIO_MATCH_PRESENT,     /* `< Name:` with nothing after the colon */
+    SCENARIO_MATCH_ABSENT,      /* `< !Name` */
+    SCENARIO_MATCH_CAPTURE,     /* `< Name: $var`: present; the trimmed value is captured */
+    SCENARIO_MATCH_SDP_LINE,    /* `< sdp: v=0`: a line of the SDP body equals the template */
+    SCENARIO_MATCH_SDP_REGEX,   /* `< sdp: ~re [=> ...]`: a line of the SDP body matches */
+    SCENARIO_MATCH_SDP_ABSENT,  /* `< sdp: !line` or `< sdp: !~re`: no line equals / matches */
+    SCENARIO_MATCH_BODY_REGEX,  /* `< body: ~re [=> ...]`: the body matches (REG_NEWLINE) */
+    SCENARIO_MATCH_BODY_NOT,    /* `< body: !~re`: the body does not match */
+    SCENARIO_MATCH_AUTH_BASIC,  /* `< auth: basic USER PASSWORD` (client role) */
+    SCENARIO_MATCH_AUTH_DIGEST, /* `< auth: digest USER PASSWORD` (client role) */
 };
 
 /* One line of a `<` block after the start line. */
 struct scenario_matcher {
-    enum scenario_match_kind kind;   /* see above */
-    char *name;                      /* header name (header kinds); NULL otherwise */
-    char *pattern;                   /* exact or regex template; auth: user; NULL when none */
-    bool pattern_regex;              /* SDP_ABSENT: pattern is a regex, else a line */
-    char *password;                  /* auth kinds: the password */
+    enum scenario_match_kind kind; /* see above */
+    char *name;                    /* header name (header kinds); NULL otherwise */
+    char *pattern;                 /* exact or regex template; auth: user; NULL when none */
+    bool pattern_regex;            /* SDP_ABSENT: pattern is a regex, else a line */
+    char *password;                /* auth kinds: the password */
     char captures[SCENARIO_MAX_CAPTURES][SCENARIO_NAME_MAX]; /* `$a`: whole value, or groups 1.. */
-    unsigned n_captures;             /* entries used in captures */
-    unsigned line;                   /* scenario line */
-    unsigned column;                 /* column of the header name or keyword */
-    unsigned pattern_column;         /* column where pattern starts */
+    unsigned n_captures;                                     /* entries used in captures */
+    unsigned line;                                           /* scenario line */
+    unsigned column;                                         /* column of the header name or keyword */
+    unsigned pattern_column;                                 /* column where pattern starts */
 };
 
 /* What the harness expects: a reply (server role) or a request (client role). */
 struct scenario_expect {
     /* server role: the status line */
     struct scenario_status_alt status[SCENARIO_MAX_ALTERNATIVES]; /* `200`, `2xx`, `454|455` */
-    unsigned n_status;               /* entries used in status; 0 in client role */
-    char *reason;                    /* reason phrase that must follow; NULL: any */
+    unsigned n_status; /* entries used in status; 0 in client role */
+    char *reason;      /* reason phrase that must follow; NULL: any */
     /* client role: the request line */
     char methods[SCENARIO_MAX_ALTERNATIVES][24]; /* `SETUP`, `GET_PARAMETER|OPTIONS` */
-    unsigned n_methods;              /* entries used in methods; 0 in server role */
-    char *uri;                       /* URI template, exact or regex (uri_regex) */
-    bool uri_regex;                  /* the URI was written `~re` */
-    unsigned uri_column;             /* column of the URI */
-    unsigned start_column;           /* column of the start line */
-    struct scenario_matcher *matchers; /* matcher lines in order */
-    unsigned n_matchers;             /* entries in matchers */
-    bool explicit_cseq;              /* a matcher names CSeq: no automatic CSeq check */
-    bool explicit_session;           /* a matcher names Session: no automatic Session check */
+    unsigned n_methods;                          /* entries used in methods; 0 in server role */
+    char *uri;                                   /* URI template, exact or regex (uri_regex) */
+    bool uri_regex;                              /* the URI was written `~re` */
+    unsigned uri_column;                         /* column of the URI */
+    unsigned start_column;                       /* column of the start line */
+    struct scenario_matcher *matchers;           /* matcher lines in order */
+    unsigned n_matchers;                         /* entries in matchers */
+    bool explicit_cseq;                          /* a matcher names CSeq: no automatic CSeq check */
+    bool explicit_session;                       /* a matcher names Session: no automatic Session check */
 };
 
 /* ---- steps ---- */
@@ -259,51 +259,51 @@ enum scenario_step_kind {
 const char *scenario_step_kind_name(enum scenario_step_kind k);
 
 struct scenario_step {
-    enum scenario_step_kind kind; /* what to do */
-    unsigned line;                /* scenario line of the step's first line */
-    unsigned column;              /* its column */
-    bool optional;                /* `with optional`: a failure is recorded as skipped */
-    int64_t timeout_ms;           /* `with timeout D`; 0: the scenario's @timeout */
-    enum scenario_on_fail on_fail;/* `with on-fail ...`; DEFAULT: the scenario's */
-    int exchange;                 /* message steps: index of the exchange they belong to
+    enum scenario_step_kind kind;    /* what to do */
+    unsigned line;                   /* scenario line of the step's first line */
+    unsigned column;                 /* its column */
+    bool optional;                   /* `with optional`: a failure is recorded as skipped */
+    int64_t timeout_ms;              /* `with timeout D`; 0: the scenario's @timeout */
+    enum scenario_on_fail on_fail;   /* `with on-fail ...`; DEFAULT: the scenario's */
+    int exchange;                    /* message steps: index of the exchange they belong to
                                      (a request and its reply share one); -1 otherwise */
-    char conn[SCENARIO_NAME_MAX]; /* connect/accept/use/close: connection name ("" current) */
-    int64_t duration_ms;          /* wait, expect silence */
-    double fps;                   /* rtp send: frame rate; 0: 20 */
-    struct scenario_send send;    /* SEND */
-    struct scenario_expect expect;/* EXPECT */
+    char conn[SCENARIO_NAME_MAX];    /* connect/accept/use/close: connection name ("" current) */
+    int64_t duration_ms;             /* wait, expect silence */
+    double fps;                      /* rtp send: frame rate; 0: 20 */
+    struct scenario_send send;       /* SEND */
+    struct scenario_expect expect;   /* EXPECT */
     struct scenario_rtp_expect *rtp; /* RTP_FOR: the window and its conditions */
 };
 
 struct scenario_arena; /* the parser's allocations, freed by scenario_free */
 
 struct scenario {
-    char path[256];                        /* file name used in messages */
-    char name[128];                        /* @name, else the file's base name */
-    enum scenario_role role;               /* @role */
-    enum scenario_profile profile;         /* @profile */
-    enum scenario_transport transport;     /* @transport */
-    int64_t timeout_ms;                    /* @timeout: default per-step timeout */
-    enum scenario_on_fail on_fail;         /* @on-fail: STOP unless given */
-    struct impair_spec impair[2];          /* @impair by direction (SCENARIO_DIR_TO_SUT/TO_PEER) */
-    char impair_text[2][256];              /* the netem text of each direction, "" none */
-    bool impair_given;                     /* at least one @impair line */
+    char path[256];                    /* file name used in messages */
+    char name[128];                    /* @name, else the file's base name */
+    enum scenario_role role;           /* @role */
+    enum scenario_profile profile;     /* @profile */
+    enum scenario_transport transport; /* @transport */
+    int64_t timeout_ms;                /* @timeout: default per-step timeout */
+    enum scenario_on_fail on_fail;     /* @on-fail: STOP unless given */
+    struct impair_spec impair[2];      /* @impair by direction (SCENARIO_DIR_TO_SUT/TO_PEER) */
+    char impair_text[2][256];          /* the netem text of each direction, "" none */
+    bool impair_given;                 /* at least one @impair line */
     char allow[SCENARIO_MAX_ALLOW][SCENARIO_CHECK_MAX]; /* @allow check ids */
-    unsigned n_allow;                      /* entries used in allow */
-    struct scenario_event *events;         /* `at` lines sorted by time (stable) */
-    unsigned n_events;                     /* entries in events */
-    struct scenario_step *steps;           /* the steps in file order */
-    unsigned n_steps;                      /* entries in steps */
-    unsigned n_exchanges;                  /* exchange numbers used by steps */
-    struct scenario_arena *arena;          /* owns every string and array above */
+    unsigned n_allow;                                   /* entries used in allow */
+    struct scenario_event *events;                      /* `at` lines sorted by time (stable) */
+    unsigned n_events;                                  /* entries in events */
+    struct scenario_step *steps;                        /* the steps in file order */
+    unsigned n_steps;                                   /* entries in steps */
+    unsigned n_exchanges;                               /* exchange numbers used by steps */
+    struct scenario_arena *arena;                       /* owns every string and array above */
 };
 
 /* Parse a scenario from memory. name is used in error messages and as the
  * default @name. Returns 0, or -1 with err ("name:line:column: message",
  * always NUL-terminated when cap > 0); sc is then empty (scenario_free is
  * still safe). */
-int scenario_parse_buffer(const char *name, const char *buf, size_t len, struct scenario *sc,
-                          char *err, size_t cap);
+int scenario_parse_buffer(const char *name, const char *buf, size_t len, struct scenario *sc, char *err,
+                          size_t cap);
 
 /* Read and parse a file; errors as above, or "path: <errno text>". */
 int scenario_parse_file(const char *path, struct scenario *sc, char *err, size_t cap);
@@ -330,8 +330,8 @@ enum scenario_tpl_mode {
  * 0 with *value set (it must stay valid until the call returns to the
  * expander), 1 when the variable exists but has no value yet, -1 when no
  * such variable exists. */
-typedef int (*scenario_lookup_fn)(void *ctx, const char *name, size_t name_len,
-                                  const char **value, size_t *value_len);
+typedef int (*scenario_lookup_fn)(void *ctx, const char *name, size_t name_len, const char **value,
+                                  size_t *value_len);
 
 /* A growing output buffer for expansion; free buf with free(). */
 struct scenario_buf {
@@ -350,9 +350,9 @@ struct scenario_buf {
  * and *err_reason (static text: "unknown variable", "variable not set",
  * "unterminated {", "bad escape", "out of memory", ...) and, for variable
  * errors, the name in bad_name (cap bad_cap). */
-int scenario_expand(const char *tpl, size_t len, enum scenario_tpl_mode mode,
-                    scenario_lookup_fn lookup, void *ctx, struct scenario_buf *out,
-                    size_t *err_offset, const char **err_reason, char *bad_name, size_t bad_cap);
+int scenario_expand(const char *tpl, size_t len, enum scenario_tpl_mode mode, scenario_lookup_fn lookup,
+                    void *ctx, struct scenario_buf *out, size_t *err_offset, const char **err_reason,
+                    char *bad_name, size_t bad_cap);
 
 /* Append bytes to a scenario_buf; -1 when out of memory or over its limit. */
 int scenario_buf_add(struct scenario_buf *b, const void *data, size_t len);

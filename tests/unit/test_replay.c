@@ -48,7 +48,7 @@
 #include "rtsp_hdr.h"
 #include "server/server.h"
 
-#define MEDIA "movie.Mjpeg"
+#define MEDIA      "movie.Mjpeg"
 #define MEDIA_FILE "fixtures/movie.Mjpeg"
 
 static int64_t now_ms(void)
@@ -157,8 +157,8 @@ static void dump(const struct replay_result *r)
 }
 
 /* Parse text and run it; sc stays alive for the result's windows. */
-static int run(const char *text, const struct replay_target *t, const struct replay_hooks *h, struct scenario *sc,
-               struct replay_result *r)
+static int run(const char *text, const struct replay_target *t, const struct replay_hooks *h,
+               struct scenario *sc, struct replay_result *r)
 {
     char err[512];
     memset(r, 0, sizeof *r);
@@ -195,45 +195,44 @@ static void test_udp_play_pause_teardown(void)
     CHECK_EQ_INT(refsrv_start(&srv, SERVER_DIALECT_AUTO, false, AUTH_BASIC), 0);
     if (!srv.port)
         return;
-    const char *text =
-        "@name udp flow\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "< Public: ~DESCRIBE.*SETUP.*PLAY\n"
-        "\n"
-        "> DESCRIBE {url} RTSP/1.0\n"
-        "> Accept: application/sdp\n"
-        "< RTSP/1.0 200 OK\n"
-        "< Content-Type: application/sdp\n"
-        "< sdp: m=video 0 RTP/AVP 26\n"
-        "< sdp: ~^a=control:(track.*)$ => $ctl\n"
-        "< sdp: !m=audio 0 RTP/AVP 0\n"
-        "< body: ~^s={media}$\n"
-        "\n"
-        "> SETUP {track_url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "< Transport: ~client_port={rtp_port}-{rtcp_port}\n"
-        "< Transport: ~server_port=([0-9]+)-([0-9]+) => $srtp $srtcp\n"
-        "\n"
-        "> PLAY {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "< RTP-Info: ~{url}/{ctl}\n"
-        "rtp for 1500ms: frames >= 20, pt = 26\n"
-        "\n"
-        "> PAUSE {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "rtp for 800ms after 300ms: packets = 0\n"
-        "\n"
-        "> PLAY {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "rtp for 500ms: packets > 0\n"
-        "\n"
-        "> GET_PARAMETER {url} RTSP/1.0\n"
-        "> X-Ports: {srtp}-{srtcp} {server_rtp_port}-{server_rtcp_port}\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        "> TEARDOWN {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n";
+    const char *text = "@name udp flow\n"
+                       "> OPTIONS {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "< Public: ~DESCRIBE.*SETUP.*PLAY\n"
+                       "\n"
+                       "> DESCRIBE {url} RTSP/1.0\n"
+                       "> Accept: application/sdp\n"
+                       "< RTSP/1.0 200 OK\n"
+                       "< Content-Type: application/sdp\n"
+                       "< sdp: m=video 0 RTP/AVP 26\n"
+                       "< sdp: ~^a=control:(track.*)$ => $ctl\n"
+                       "< sdp: !m=audio 0 RTP/AVP 0\n"
+                       "< body: ~^s={media}$\n"
+                       "\n"
+                       "> SETUP {track_url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "< Transport: ~client_port={rtp_port}-{rtcp_port}\n"
+                       "< Transport: ~server_port=([0-9]+)-([0-9]+) => $srtp $srtcp\n"
+                       "\n"
+                       "> PLAY {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "< RTP-Info: ~{url}/{ctl}\n"
+                       "rtp for 1500ms: frames >= 20, pt = 26\n"
+                       "\n"
+                       "> PAUSE {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "rtp for 800ms after 300ms: packets = 0\n"
+                       "\n"
+                       "> PLAY {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "rtp for 500ms: packets > 0\n"
+                       "\n"
+                       "> GET_PARAMETER {url} RTSP/1.0\n"
+                       "> X-Ports: {srtp}-{srtcp} {server_rtp_port}-{server_rtcp_port}\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       "> TEARDOWN {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n";
     struct replay_target t = server_target(srv.port);
     struct scenario sc;
     struct replay_result r;
@@ -257,7 +256,8 @@ static void test_udp_play_pause_teardown(void)
         snprintf(want, sizeof want, "127.0.0.1:%u", srv.port);
         CHECK(strcmp(r.exchanges[0].remote, want) == 0);
         CHECK(strcmp(r.exchanges[2].method, "SETUP") == 0);
-        CHECK(text_has(r.exchanges[2].request_text, "\r\nCSeq: 3\r\nTransport: RTP/AVP;unicast;client_port="));
+        CHECK(
+            text_has(r.exchanges[2].request_text, "\r\nCSeq: 3\r\nTransport: RTP/AVP;unicast;client_port="));
         snprintf(want, sizeof want, "SETUP rtsp://127.0.0.1:%u/" MEDIA "/track0 RTSP/1.0\r\n", srv.port);
         CHECK(strncmp(r.exchanges[2].request_text, want, strlen(want)) == 0);
         CHECK(!text_has(r.exchanges[1].request_text, "Session:"));
@@ -302,24 +302,23 @@ static void test_tcp_interleaved(void)
     CHECK_EQ_INT(refsrv_start(&srv, SERVER_DIALECT_AUTO, false, AUTH_BASIC), 0);
     if (!srv.port)
         return;
-    const char *text =
-        "@transport tcp\n"
-        "> DESCRIBE {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        "> SETUP {track_url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "< Transport: ~interleaved=0-1\n"
-        "\n"
-        "> PLAY {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "rtp for 1s: packets > 0\n"
-        "\n"
-        "> GET_PARAMETER {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        "> TEARDOWN {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n";
+    const char *text = "@transport tcp\n"
+                       "> DESCRIBE {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       "> SETUP {track_url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "< Transport: ~interleaved=0-1\n"
+                       "\n"
+                       "> PLAY {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "rtp for 1s: packets > 0\n"
+                       "\n"
+                       "> GET_PARAMETER {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       "> TEARDOWN {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n";
     struct replay_target t = server_target(srv.port);
     struct scenario sc;
     struct replay_result r;
@@ -346,24 +345,23 @@ static void test_pipeline(void)
     CHECK_EQ_INT(refsrv_start(&srv, SERVER_DIALECT_AUTO, false, AUTH_BASIC), 0);
     if (!srv.port)
         return;
-    const char *text =
-        ">split 40 2ms\n"
-        ">pipeline 3\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "\n"
-        "> DESCRIBE {url} RTSP/1.0\n"
-        "\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "> X-Last: yes\n"
-        "< RTSP/1.0 200\n"
-        "< Public:\n"
-        "< !Content-Type\n"
-        "\n"
-        "< RTSP/1.0 200\n"
-        "< Content-Type: application/sdp\n"
-        "\n"
-        "< RTSP/1.0 200\n"
-        "< Public:\n";
+    const char *text = ">split 40 2ms\n"
+                       ">pipeline 3\n"
+                       "> OPTIONS {url} RTSP/1.0\n"
+                       "\n"
+                       "> DESCRIBE {url} RTSP/1.0\n"
+                       "\n"
+                       "> OPTIONS {url} RTSP/1.0\n"
+                       "> X-Last: yes\n"
+                       "< RTSP/1.0 200\n"
+                       "< Public:\n"
+                       "< !Content-Type\n"
+                       "\n"
+                       "< RTSP/1.0 200\n"
+                       "< Content-Type: application/sdp\n"
+                       "\n"
+                       "< RTSP/1.0 200\n"
+                       "< Public:\n";
     struct replay_target t = server_target(srv.port);
     struct scenario sc;
     struct replay_result r;
@@ -389,12 +387,11 @@ static void test_wrong_status_fails_at_its_line(void)
     CHECK_EQ_INT(refsrv_start(&srv, SERVER_DIALECT_AUTO, false, AUTH_BASIC), 0);
     if (!srv.port)
         return;
-    const char *text =
-        "> OPTIONS {url} RTSP/1.0\n"
-        "< RTSP/1.0 404|5xx\n"
-        "\n"
-        "> DESCRIBE {url} RTSP/1.0\n"
-        "< RTSP/1.0 200 Fine\n";
+    const char *text = "> OPTIONS {url} RTSP/1.0\n"
+                       "< RTSP/1.0 404|5xx\n"
+                       "\n"
+                       "> DESCRIBE {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200 Fine\n";
     struct replay_target t = server_target(srv.port);
     struct scenario sc;
     struct replay_result r;
@@ -435,22 +432,21 @@ static void test_lab_dialect(void)
     CHECK_EQ_INT(refsrv_start(&srv, SERVER_DIALECT_AUTO, false, AUTH_BASIC), 0);
     if (!srv.port)
         return;
-    const char *text =
-        "@profile lab\n"
-        "> SETUP {media} RTSP/1.0\n"
-        "< RTSP/1.0 200 OK\n"
-        "< Session: ~^[0-9]{6}$\n"
-        "\n"
-        "> PLAY {media} RTSP/1.0\n"
-        "< RTSP/1.0 200 OK\n"
-        "rtp for 1s: frames >= 15\n"
-        "\n"
-        "> PAUSE {media} RTSP/1.0\n"
-        "< RTSP/1.0 200 OK\n"
-        "rtp for 500ms after 200ms: packets = 0\n"
-        "\n"
-        "> TEARDOWN {media} RTSP/1.0\n"
-        "< RTSP/1.0 200 OK\n";
+    const char *text = "@profile lab\n"
+                       "> SETUP {media} RTSP/1.0\n"
+                       "< RTSP/1.0 200 OK\n"
+                       "< Session: ~^[0-9]{6}$\n"
+                       "\n"
+                       "> PLAY {media} RTSP/1.0\n"
+                       "< RTSP/1.0 200 OK\n"
+                       "rtp for 1s: frames >= 15\n"
+                       "\n"
+                       "> PAUSE {media} RTSP/1.0\n"
+                       "< RTSP/1.0 200 OK\n"
+                       "rtp for 500ms after 200ms: packets = 0\n"
+                       "\n"
+                       "> TEARDOWN {media} RTSP/1.0\n"
+                       "< RTSP/1.0 200 OK\n";
     struct replay_target t = server_target(srv.port);
     struct scenario sc;
     struct replay_result r;
@@ -486,35 +482,34 @@ static void test_overrides_raw_split_silence(void)
     CHECK_EQ_INT(refsrv_start(&srv, SERVER_DIALECT_RFC, false, AUTH_BASIC), 0);
     if (!srv.port)
         return;
-    const char *text =
-        "> OPTIONS {url} RTSP/1.0\n"
-        "> CSeq: 7\n"
-        "< RTSP/1.0 200\n"
-        "< CSeq: 7\n"
-        "\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "> !CSeq\n"
-        "< RTSP/1.0 400\n"
-        "< !CSeq\n"
-        "\n"
-        ">split 7 5ms\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        ">raw \"OPTIONS * RTSP/1.0\\r\\nCSeq: {cseq}\\r\\n\\r\\n\"\n"
-        "< RTSP/1.0 200\n"
-        "< CSeq: 4\n"
-        "\n"
-        ">raw \"OPTIONS * RTSP/1.0\\r\\nCSeq: 40\\r\\n\"\n"
-        "expect silence 400ms\n"
-        ">hex 0d 0a\n"
-        "< RTSP/1.0 200\n"
-        "< CSeq: 40\n"
-        "\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "> X-Big: {repeat:A:70000}\n"
-        "< RTSP/1.0 413\n"
-        "expect close\n";
+    const char *text = "> OPTIONS {url} RTSP/1.0\n"
+                       "> CSeq: 7\n"
+                       "< RTSP/1.0 200\n"
+                       "< CSeq: 7\n"
+                       "\n"
+                       "> OPTIONS {url} RTSP/1.0\n"
+                       "> !CSeq\n"
+                       "< RTSP/1.0 400\n"
+                       "< !CSeq\n"
+                       "\n"
+                       ">split 7 5ms\n"
+                       "> OPTIONS {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       ">raw \"OPTIONS * RTSP/1.0\\r\\nCSeq: {cseq}\\r\\n\\r\\n\"\n"
+                       "< RTSP/1.0 200\n"
+                       "< CSeq: 4\n"
+                       "\n"
+                       ">raw \"OPTIONS * RTSP/1.0\\r\\nCSeq: 40\\r\\n\"\n"
+                       "expect silence 400ms\n"
+                       ">hex 0d 0a\n"
+                       "< RTSP/1.0 200\n"
+                       "< CSeq: 40\n"
+                       "\n"
+                       "> OPTIONS {url} RTSP/1.0\n"
+                       "> X-Big: {repeat:A:70000}\n"
+                       "< RTSP/1.0 413\n"
+                       "expect close\n";
     struct replay_target t = server_target(srv.port);
     struct scenario sc;
     struct replay_result r;
@@ -537,14 +532,13 @@ static void test_overrides_raw_split_silence(void)
     finish(&sc, &r);
 
     /* silence that is broken, and a reply that never comes */
-    const char *text2 =
-        "@on-fail continue\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "expect silence 500ms\n"
-        "\n"
-        ">raw \"OPTIONS * RTSP/1.0\\r\\nCSeq: 2\\r\\n\"\n"
-        "with timeout 300ms\n"
-        "< RTSP/1.0 200\n";
+    const char *text2 = "@on-fail continue\n"
+                        "> OPTIONS {url} RTSP/1.0\n"
+                        "expect silence 500ms\n"
+                        "\n"
+                        ">raw \"OPTIONS * RTSP/1.0\\r\\nCSeq: 2\\r\\n\"\n"
+                        "with timeout 300ms\n"
+                        "< RTSP/1.0 200\n";
     int64_t t0 = now_ms();
     CHECK_EQ_INT(run(text2, &t, NULL, &sc, &r), 0);
     int64_t took = now_ms() - t0;
@@ -569,35 +563,34 @@ static void test_two_connections(void)
     CHECK_EQ_INT(refsrv_start(&srv, SERVER_DIALECT_AUTO, false, AUTH_BASIC), 0);
     if (!srv.port)
         return;
-    const char *text =
-        "connect a\n"
-        "> SETUP {url}/track0 RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "< Session: $s1\n"
-        "\n"
-        "connect b\n"
-        "> SETUP {url}/track0 RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "< Session: $s2\n"
-        "\n"
-        "use a\n"
-        "> PLAY {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "rtp for 500ms: packets > 0\n"
-        "\n"
-        "use b\n"
-        "> PLAY {url} RTSP/1.0\n"
-        "> Session: {s2}\n"
-        "< RTSP/1.0 200\n"
-        "rtp for 500ms: packets > 0\n"
-        "\n"
-        "> TEARDOWN {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "close b\n"
-        "use a\n"
-        "> TEARDOWN {url} RTSP/1.0\n"
-        "> X-Other: {s2}\n"
-        "< RTSP/1.0 200\n";
+    const char *text = "connect a\n"
+                       "> SETUP {url}/track0 RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "< Session: $s1\n"
+                       "\n"
+                       "connect b\n"
+                       "> SETUP {url}/track0 RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "< Session: $s2\n"
+                       "\n"
+                       "use a\n"
+                       "> PLAY {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "rtp for 500ms: packets > 0\n"
+                       "\n"
+                       "use b\n"
+                       "> PLAY {url} RTSP/1.0\n"
+                       "> Session: {s2}\n"
+                       "< RTSP/1.0 200\n"
+                       "rtp for 500ms: packets > 0\n"
+                       "\n"
+                       "> TEARDOWN {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "close b\n"
+                       "use a\n"
+                       "> TEARDOWN {url} RTSP/1.0\n"
+                       "> X-Other: {s2}\n"
+                       "< RTSP/1.0 200\n";
     struct replay_target t = server_target(srv.port);
     struct scenario sc;
     struct replay_result r;
@@ -638,30 +631,28 @@ static void test_auth_functions(void)
         CHECK_EQ_INT(refsrv_start(&srv, SERVER_DIALECT_RFC, true, scheme ? AUTH_DIGEST : AUTH_BASIC), 0);
         if (!srv.port)
             return;
-        const char *text = scheme ?
-            "> DESCRIBE {url} RTSP/1.0\n"
-            "< RTSP/1.0 401\n"
-            "< WWW-Authenticate: ~^Digest realm=\"replay-test\"\n"
-            "\n"
-            "> DESCRIBE {url} RTSP/1.0\n"
-            "> Authorization: {digest:alice:secret}\n"
-            "< RTSP/1.0 200\n"
-            "\n"
-            "> OPTIONS {url} RTSP/1.0\n"
-            "> Authorization: {digest:alice:wrong}\n"
-            "< RTSP/1.0 401\n"
-            :
-            "> DESCRIBE {url} RTSP/1.0\n"
-            "< RTSP/1.0 401\n"
-            "< WWW-Authenticate: ~^Basic\n"
-            "\n"
-            "> DESCRIBE {url} RTSP/1.0\n"
-            "> Authorization: {basic:alice:secret}\n"
-            "< RTSP/1.0 200\n"
-            "\n"
-            "> OPTIONS {url} RTSP/1.0\n"
-            "> Authorization: {basic:alice:wrong}\n"
-            "< RTSP/1.0 401\n";
+        const char *text = scheme ? "> DESCRIBE {url} RTSP/1.0\n"
+                                    "< RTSP/1.0 401\n"
+                                    "< WWW-Authenticate: ~^Digest realm=\"replay-test\"\n"
+                                    "\n"
+                                    "> DESCRIBE {url} RTSP/1.0\n"
+                                    "> Authorization: {digest:alice:secret}\n"
+                                    "< RTSP/1.0 200\n"
+                                    "\n"
+                                    "> OPTIONS {url} RTSP/1.0\n"
+                                    "> Authorization: {digest:alice:wrong}\n"
+                                    "< RTSP/1.0 401\n"
+                                  : "> DESCRIBE {url} RTSP/1.0\n"
+                                    "< RTSP/1.0 401\n"
+                                    "< WWW-Authenticate: ~^Basic\n"
+                                    "\n"
+                                    "> DESCRIBE {url} RTSP/1.0\n"
+                                    "> Authorization: {basic:alice:secret}\n"
+                                    "< RTSP/1.0 200\n"
+                                    "\n"
+                                    "> OPTIONS {url} RTSP/1.0\n"
+                                    "> Authorization: {basic:alice:wrong}\n"
+                                    "< RTSP/1.0 401\n";
         struct replay_target t = server_target(srv.port);
         struct scenario sc;
         struct replay_result r;
@@ -669,8 +660,9 @@ static void test_auth_functions(void)
         CHECK_EQ_INT(r.verdict, REPLAY_PASS);
         dump(&r);
         if (r.n_exchanges == 3)
-            CHECK(text_has(r.exchanges[1].request_text, scheme ? "Authorization: Digest username=\"alice\""
-                                                                : "Authorization: Basic YWxpY2U6c2VjcmV0\r\n"));
+            CHECK(text_has(r.exchanges[1].request_text, scheme
+                                                            ? "Authorization: Digest username=\"alice\""
+                                                            : "Authorization: Basic YWxpY2U6c2VjcmV0\r\n"));
         finish(&sc, &r);
         refsrv_stop(&srv);
     }
@@ -682,17 +674,16 @@ static void test_optional_steps(void)
     CHECK_EQ_INT(refsrv_start(&srv, SERVER_DIALECT_AUTO, false, AUTH_BASIC), 0);
     if (!srv.port)
         return;
-    const char *text =
-        "with optional\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "< RTSP/1.0 404\n"
-        "< Public: ~NOTHING\n"
-        "\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        "with optional, timeout 200ms\n"
-        "expect silence 100ms\n";
+    const char *text = "with optional\n"
+                       "> OPTIONS {url} RTSP/1.0\n"
+                       "< RTSP/1.0 404\n"
+                       "< Public: ~NOTHING\n"
+                       "\n"
+                       "> OPTIONS {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       "with optional, timeout 200ms\n"
+                       "expect silence 100ms\n";
     struct replay_target t = server_target(srv.port);
     struct scenario sc;
     struct replay_result r;
@@ -703,6 +694,30 @@ static void test_optional_steps(void)
     CHECK_EQ_INT(r.steps_skipped, 1);
     CHECK_EQ_INT(r.steps_run, 4);
     CHECK_EQ_INT(r.n_exchanges, 2);
+    finish(&sc, &r);
+
+    /* a capture in a skipped step leaves its variable unset: a later use fails there */
+    const char *text2 = "with optional\n"
+                        "> OPTIONS {url} RTSP/1.0\n"
+                        "< RTSP/1.0 200\n"
+                        "< X-Nothing: $foo\n"
+                        "\n"
+                        "> OPTIONS {url} RTSP/1.0\n"
+                        "> X-Foo: <{foo}>\n"
+                        "< RTSP/1.0 200\n";
+    CHECK_EQ_INT(run(text2, &t, NULL, &sc, &r), 0);
+    CHECK_EQ_INT(r.verdict, REPLAY_FAIL);
+    CHECK_EQ_INT(r.n_failures, 1);
+    if (r.n_failures == 1) {
+        CHECK(strcmp(r.failures[0].check, "scenario.variable") == 0);
+        CHECK_EQ_INT(r.failures[0].line, 7);
+        CHECK_EQ_INT(r.failures[0].column, 11);
+        CHECK(strcmp(r.failures[0].message,
+                     "variable {foo} is not set (the step that captures it was skipped or failed)") == 0);
+    }
+    /* nothing was sent, so its reply was not waited for */
+    CHECK_EQ_INT(r.n_exchanges, 1);
+    CHECK_EQ_INT(r.steps_skipped, 2);
     finish(&sc, &r);
     refsrv_stop(&srv);
 }
@@ -775,8 +790,8 @@ static int canned_start(struct canned *k, pthread_t *th)
     k->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof a;
-    if (k->listen_fd < 0 || bind(k->listen_fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(k->listen_fd, 4) < 0 ||
-        getsockname(k->listen_fd, (struct sockaddr *)&a, &al) < 0)
+    if (k->listen_fd < 0 || bind(k->listen_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        listen(k->listen_fd, 4) < 0 || getsockname(k->listen_fd, (struct sockaddr *)&a, &al) < 0)
         return -1;
     k->port = ntohs(a.sin_port);
     return pthread_create(th, NULL, canned_main, k);
@@ -790,33 +805,33 @@ static void canned_stop(struct canned *k, pthread_t th)
 
 static void test_automatic_checks_against_a_broken_server(void)
 {
-    struct canned k = {.replies = {
-        "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nSession: AAAA1111;timeout=60\r\nTransport: RTP/AVP;unicast;client_port=1-2;server_port=5000-5001\r\n\r\n",
-        "RTSP/1.0 200 OK\r\nCSeq: 99\r\nSession: AAAA1111\r\n\r\n",
-        "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nSession: BBBB2222\r\n\r\n",
-        "RTSP/1.0 200 OK\r\n\r\n",
-        "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n\r\n",
-    }};
+    struct canned k = {
+        .replies = {
+            "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nSession: AAAA1111;timeout=60\r\nTransport: RTP/AVP;unicast;client_port=1-2;server_port=5000-5001\r\n\r\n",
+            "RTSP/1.0 200 OK\r\nCSeq: 99\r\nSession: AAAA1111\r\n\r\n",
+            "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nSession: BBBB2222\r\n\r\n",
+            "RTSP/1.0 200 OK\r\n\r\n",
+            "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n\r\n",
+        }};
     pthread_t th;
     CHECK_EQ_INT(canned_start(&k, &th), 0);
-    const char *text =
-        "@on-fail continue\n"
-        "> SETUP {url}/track0 RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        "> PLAY {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        "> PAUSE {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        "> PLAY {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        "> SETUP {url}/track0 RTSP/1.0\n"
-        "> X-Ports: {server_rtp_port}-{server_rtcp_port}\n"
-        "< RTSP/1.0 200\n"
-        "expect close\n";
+    const char *text = "@on-fail continue\n"
+                       "> SETUP {url}/track0 RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       "> PLAY {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       "> PAUSE {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       "> PLAY {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       "> SETUP {url}/track0 RTSP/1.0\n"
+                       "> X-Ports: {server_rtp_port}-{server_rtcp_port}\n"
+                       "< RTSP/1.0 200\n"
+                       "expect close\n";
     struct replay_target t = server_target(k.port);
     struct scenario sc;
     struct replay_result r;
@@ -850,7 +865,8 @@ static void test_automatic_checks_against_a_broken_server(void)
     struct canned k2 = {.replies = {"RTSP/1.0 200 OK\r\nCSeq: 5\r\n\r\n"}};
     CHECK_EQ_INT(canned_start(&k2, &th), 0);
     t = server_target(k2.port);
-    CHECK_EQ_INT(run("@allow rtsp.cseq.echo\n> OPTIONS {url} RTSP/1.0\n< RTSP/1.0 200\n", &t, NULL, &sc, &r), 0);
+    CHECK_EQ_INT(run("@allow rtsp.cseq.echo\n> OPTIONS {url} RTSP/1.0\n< RTSP/1.0 200\n", &t, NULL, &sc, &r),
+                 0);
     CHECK_EQ_INT(r.verdict, REPLAY_PASS);
     finish(&sc, &r);
     canned_stop(&k2, th);
@@ -858,21 +874,21 @@ static void test_automatic_checks_against_a_broken_server(void)
 
 static void test_lab_reply_without_blank_line(void)
 {
-    struct canned k = {.lab = true, .replies = {
-        "RTSP/1.0 200 OK\nCSeq: {cseq}\nSession: 123456",
-        "RTSP/1.0 200 OK\nCSeq: {cseq}\nSession: 123456\nMean FPS: 20",
-    }};
+    struct canned k = {.lab = true,
+                       .replies = {
+                           "RTSP/1.0 200 OK\nCSeq: {cseq}\nSession: 123456",
+                           "RTSP/1.0 200 OK\nCSeq: {cseq}\nSession: 123456\nMean FPS: 20",
+                       }};
     pthread_t th;
     CHECK_EQ_INT(canned_start(&k, &th), 0);
-    const char *text =
-        "@profile lab\n"
-        "> SETUP {media} RTSP/1.0\n"
-        "< RTSP/1.0 200 OK\n"
-        "< Session: 123456\n"
-        "\n"
-        "> PLAY {media} RTSP/1.0\n"
-        "< RTSP/1.0 200 OK\n"
-        "expect close\n";
+    const char *text = "@profile lab\n"
+                       "> SETUP {media} RTSP/1.0\n"
+                       "< RTSP/1.0 200 OK\n"
+                       "< Session: 123456\n"
+                       "\n"
+                       "> PLAY {media} RTSP/1.0\n"
+                       "< RTSP/1.0 200 OK\n"
+                       "expect close\n";
     struct replay_target t = server_target(k.port);
     struct scenario sc;
     struct replay_result r;
@@ -891,13 +907,13 @@ static void test_lab_reply_without_blank_line(void)
 /* ---------- events and hooks, without a peer ---------- */
 
 struct hook_log {
-    int events;                 /* events delivered */
-    int64_t at[8];              /* their times after the start, ms */
+    int events;                       /* events delivered */
+    int64_t at[8];                    /* their times after the start, ms */
     enum scenario_event_kind kind[8]; /* their kinds */
-    int fail_at;                /* event number that fails (-1 none) */
-    int64_t dead_after_ms;      /* sut_gone says yes after this (0 never) */
-    int64_t start;              /* monotonic start */
-    int sut_polls;              /* sut_gone calls */
+    int fail_at;                      /* event number that fails (-1 none) */
+    int64_t dead_after_ms;            /* sut_gone says yes after this (0 never) */
+    int64_t start;                    /* monotonic start */
+    int sut_polls;                    /* sut_gone calls */
 };
 
 static int on_event(void *ctx, const struct scenario_event *ev, char *err, size_t cap)
@@ -927,12 +943,11 @@ static int on_sut_gone(void *ctx, char *why, size_t cap)
 
 static void test_events_fire_in_time(void)
 {
-    const char *text =
-        "at 300ms: to-peer delay 5ms\n"
-        "at 100ms: loss 10%\n"
-        "at 200ms: blackout 1s\n"
-        "at 10s: loss 1%\n"
-        "wait 500ms\n";
+    const char *text = "at 300ms: to-peer delay 5ms\n"
+                       "at 100ms: loss 10%\n"
+                       "at 200ms: blackout 1s\n"
+                       "at 10s: loss 1%\n"
+                       "wait 500ms\n";
     struct hook_log log = {.fail_at = 1, .start = now_ms()};
     struct replay_hooks h = {.ctx = &log, .event = on_event, .sut_gone = on_sut_gone};
     struct replay_target t = server_target(9);
@@ -963,13 +978,12 @@ static void test_dead_sut_fails_the_waiting_step_at_once(void)
     struct canned k = {.replies = {"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n\r\n", "RTSP/1.0 200 OK\r\n\r\n"}};
     pthread_t th;
     CHECK_EQ_INT(canned_start(&k, &th), 0);
-    const char *text =
-        "> OPTIONS {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        ">raw \"OPTIONS * RTSP/1.0\\r\\nCSeq: 2\\r\\n\"\n"
-        "with timeout 10s\n"
-        "< RTSP/1.0 200\n"
-        "wait 1s\n";
+    const char *text = "> OPTIONS {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       ">raw \"OPTIONS * RTSP/1.0\\r\\nCSeq: 2\\r\\n\"\n"
+                       "with timeout 10s\n"
+                       "< RTSP/1.0 200\n"
+                       "wait 1s\n";
     struct hook_log log = {.fail_at = -1, .start = now_ms(), .dead_after_ms = 300};
     struct replay_hooks h = {.ctx = &log, .sut_gone = on_sut_gone};
     struct replay_target t = server_target(k.port);
@@ -994,19 +1008,19 @@ static void test_dead_sut_fails_the_waiting_step_at_once(void)
 /* ---------- client role: scripted clients ---------- */
 
 struct client_run {
-    char url[256];             /* where the harness listens */
-    int scenario;              /* which client behaviour */
-    int ok;                    /* the client's own checks passed */
-    char session[64];          /* Session from the SETUP reply */
-    int packets;               /* RTP packets received */
-    int frames;                /* RTP/JPEG frames rebuilt */
-    int markers;               /* packets with the marker bit */
-    int bad_pt;                /* packets with another payload type */
-    bool saw_eof;              /* the server dropped the connection */
-    int statuses[8];           /* reply statuses in order */
-    int nstatus;               /* entries used */
-    char transport[256];       /* Transport of the SETUP reply */
-    pthread_t th;              /* the client thread */
+    char url[256];       /* where the harness listens */
+    int scenario;        /* which client behaviour */
+    int ok;              /* the client's own checks passed */
+    char session[64];    /* Session from the SETUP reply */
+    int packets;         /* RTP packets received */
+    int frames;          /* RTP/JPEG frames rebuilt */
+    int markers;         /* packets with the marker bit */
+    int bad_pt;          /* packets with another payload type */
+    bool saw_eof;        /* the server dropped the connection */
+    int statuses[8];     /* reply statuses in order */
+    int nstatus;         /* entries used */
+    char transport[256]; /* Transport of the SETUP reply */
+    pthread_t th;        /* the client thread */
 };
 
 static int cl_connect(const char *url)
@@ -1016,8 +1030,8 @@ static int cl_connect(const char *url)
     if (!p || sscanf(p + 10, "%u", &port) != 1)
         return -1;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
         if (fd >= 0)
             close(fd);
@@ -1069,7 +1083,8 @@ static int udp_pair(int *fd, uint16_t *port)
         int s = socket(AF_INET, SOCK_DGRAM, 0);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t al = sizeof a;
-        if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || getsockname(s, (struct sockaddr *)&a, &al) < 0)
+        if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 ||
+            getsockname(s, (struct sockaddr *)&a, &al) < 0)
             return -1;
         if (ntohs(a.sin_port) % 2 == 0) {
             *fd = s;
@@ -1130,8 +1145,10 @@ static void *client_main(void *arg)
         }
         snprintf(req, sizeof req, "OPTIONS %s RTSP/1.0\r\nCSeq: 1\r\n\r\n", c->url);
         cl_request(c, fd, req, buf, sizeof buf);
-        snprintf(req, sizeof req, "SETUP %s/track0 RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP;unicast;client_port=%u-%u\r\n\r\n",
-                 c->url, port, port + 1);
+        snprintf(
+            req, sizeof req,
+            "SETUP %s/track0 RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP;unicast;client_port=%u-%u\r\n\r\n",
+            c->url, port, port + 1);
         cl_request(c, fd, req, buf, sizeof buf);
         const char *s = strstr(buf, "Session: ");
         if (s)
@@ -1142,12 +1159,16 @@ static void *client_main(void *arg)
         snprintf(req, sizeof req, "PLAY %s RTSP/1.0\r\nCSeq: 3\r\nSession: %s\r\n\r\n", c->url, c->session);
         cl_request(c, fd, req, buf, sizeof buf);
         cl_receive(c, rtp, 1500);
-        snprintf(req, sizeof req, "TEARDOWN %s RTSP/1.0\r\nCSeq: 4\r\nSession: %s\r\n\r\n", c->url, c->session);
+        snprintf(req, sizeof req, "TEARDOWN %s RTSP/1.0\r\nCSeq: 4\r\nSession: %s\r\n\r\n", c->url,
+                 c->session);
         cl_request(c, fd, req, buf, sizeof buf);
         close(rtp);
     } else if (c->scenario == 1) {
         /* a client that breaks the rules: CSeq repeated, Session changed, then missing */
-        snprintf(req, sizeof req, "SETUP %s/track0 RTSP/1.0\r\nCSeq: 5\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n", c->url);
+        snprintf(
+            req, sizeof req,
+            "SETUP %s/track0 RTSP/1.0\r\nCSeq: 5\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n",
+            c->url);
         cl_request(c, fd, req, buf, sizeof buf);
         snprintf(req, sizeof req, "PLAY %s RTSP/1.0\r\nCSeq: 5\r\nSession: WRONG\r\n\r\n", c->url);
         cl_request(c, fd, req, buf, sizeof buf);
@@ -1183,13 +1204,15 @@ static void *client_main(void *arg)
                 for (int i = 0; i < 16; i++)
                     snprintf(outs[step] + 2 * i, 3, "%02x", dg[i]);
             }
-            snprintf(req, sizeof req,
-                     "%s %s RTSP/1.0\r\nCSeq: %d\r\nAuthorization: Digest username=\"alice\", realm=\"%s\", nonce=\"%s\", "
-                     "uri=\"%s\", response=\"%s\", qop=auth, nc=00000001, cnonce=\"0a4f113b\"\r\n\r\n",
-                     k == 0 ? "DESCRIBE" : "OPTIONS", c->url, k == 0 ? 2 : 4, realm, nonce, c->url, resp);
+            snprintf(
+                req, sizeof req,
+                "%s %s RTSP/1.0\r\nCSeq: %d\r\nAuthorization: Digest username=\"alice\", realm=\"%s\", nonce=\"%s\", "
+                "uri=\"%s\", response=\"%s\", qop=auth, nc=00000001, cnonce=\"0a4f113b\"\r\n\r\n",
+                k == 0 ? "DESCRIBE" : "OPTIONS", c->url, k == 0 ? 2 : 4, realm, nonce, c->url, resp);
             cl_request(c, fd, req, buf, sizeof buf);
             if (k == 0) {
-                snprintf(req, sizeof req, "OPTIONS %s RTSP/1.0\r\nCSeq: 3\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n",
+                snprintf(req, sizeof req,
+                         "OPTIONS %s RTSP/1.0\r\nCSeq: 3\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n",
                          c->url);
                 cl_request(c, fd, req, buf, sizeof buf);
             }
@@ -1226,31 +1249,31 @@ static int start_client_thread(void *ctx, const char *url, char *err, size_t cap
 
 static struct replay_target client_target(void)
 {
-    struct replay_target t = {.host = "127.0.0.1", .port = 0, .media = MEDIA, .media_file = MEDIA_FILE, .seed = 42};
+    struct replay_target t = {
+        .host = "127.0.0.1", .port = 0, .media = MEDIA, .media_file = MEDIA_FILE, .seed = 42};
     return t;
 }
 
 static void test_client_role_scripted_udp(void)
 {
-    const char *text =
-        "@role client\n"
-        "< OPTIONS {url} RTSP/1.0\n"
-        "> RTSP/1.0 200 OK\n"
-        "> Public: OPTIONS, SETUP, PLAY, TEARDOWN\n"
-        "\n"
-        "< SETUP {url}/track0 RTSP/1.0\n"
-        "< Transport: ~client_port=([0-9]+)-([0-9]+) => $crtp $crtcp\n"
-        "> RTSP/1.0 200 OK\n"
-        "\n"
-        "< PLAY {url} RTSP/1.0\n"
-        "< Session: {session}\n"
-        "> RTSP/1.0 200 OK\n"
-        "rtp send fps 25\n"
-        "rtp for 500ms: packets > 0\n"
-        "\n"
-        "< TEARDOWN ~^{url}$ RTSP/1.0\n"
-        "> RTSP/1.0 200\n"
-        "> X-Client-Ports: {crtp} {rtp_port}\n";
+    const char *text = "@role client\n"
+                       "< OPTIONS {url} RTSP/1.0\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "> Public: OPTIONS, SETUP, PLAY, TEARDOWN\n"
+                       "\n"
+                       "< SETUP {url}/track0 RTSP/1.0\n"
+                       "< Transport: ~client_port=([0-9]+)-([0-9]+) => $crtp $crtcp\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "\n"
+                       "< PLAY {url} RTSP/1.0\n"
+                       "< Session: {session}\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "rtp send fps 25\n"
+                       "rtp for 500ms: packets > 0\n"
+                       "\n"
+                       "< TEARDOWN ~^{url}$ RTSP/1.0\n"
+                       "> RTSP/1.0 200\n"
+                       "> X-Client-Ports: {crtp} {rtp_port}\n";
     struct client_run c = {.scenario = 0};
     struct replay_hooks h = {.ctx = &c, .listening = start_client_thread};
     struct replay_target t = client_target();
@@ -1299,17 +1322,16 @@ static void test_client_role_scripted_udp(void)
 
 static void test_client_role_rule_breaker(void)
 {
-    const char *text =
-        "@role client\n"
-        "@on-fail continue\n"
-        "< SETUP {url}/track0 RTSP/1.0\n"
-        "> RTSP/1.0 200 OK\n"
-        "\n"
-        "< PLAY {url} RTSP/1.0\n"
-        "> RTSP/1.0 200 OK\n"
-        "\n"
-        "< TEARDOWN {url} RTSP/1.0\n"
-        "> RTSP/1.0 200 OK\n";
+    const char *text = "@role client\n"
+                       "@on-fail continue\n"
+                       "< SETUP {url}/track0 RTSP/1.0\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "\n"
+                       "< PLAY {url} RTSP/1.0\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "\n"
+                       "< TEARDOWN {url} RTSP/1.0\n"
+                       "> RTSP/1.0 200 OK\n";
     struct client_run c = {.scenario = 1};
     struct replay_hooks h = {.ctx = &c, .listening = start_client_thread};
     struct replay_target t = client_target();
@@ -1338,25 +1360,24 @@ static void test_client_role_rule_breaker(void)
 
 static void test_client_role_authentication(void)
 {
-    const char *text =
-        "@role client\n"
-        "@on-fail continue\n"
-        "< DESCRIBE {url} RTSP/1.0\n"
-        "< !Authorization\n"
-        "> RTSP/1.0 401 Unauthorized\n"
-        "> WWW-Authenticate: Digest realm=\"harness\", nonce=\"{nonce}\", qop=\"auth\"\n"
-        "\n"
-        "< DESCRIBE {url} RTSP/1.0\n"
-        "< auth: digest alice secret\n"
-        "> RTSP/1.0 200 OK\n"
-        "\n"
-        "< OPTIONS {url} RTSP/1.0\n"
-        "< auth: basic alice secret\n"
-        "> RTSP/1.0 200 OK\n"
-        "\n"
-        "< OPTIONS {url} RTSP/1.0\n"
-        "< auth: digest alice secret\n"
-        "> RTSP/1.0 200 OK\n";
+    const char *text = "@role client\n"
+                       "@on-fail continue\n"
+                       "< DESCRIBE {url} RTSP/1.0\n"
+                       "< !Authorization\n"
+                       "> RTSP/1.0 401 Unauthorized\n"
+                       "> WWW-Authenticate: Digest realm=\"harness\", nonce=\"{nonce}\", qop=\"auth\"\n"
+                       "\n"
+                       "< DESCRIBE {url} RTSP/1.0\n"
+                       "< auth: digest alice secret\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "\n"
+                       "< OPTIONS {url} RTSP/1.0\n"
+                       "< auth: basic alice secret\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "\n"
+                       "< OPTIONS {url} RTSP/1.0\n"
+                       "< auth: digest alice secret\n"
+                       "> RTSP/1.0 200 OK\n";
     struct client_run c = {.scenario = 2};
     struct replay_hooks h = {.ctx = &c, .listening = start_client_thread};
     struct replay_target t = client_target();
@@ -1378,13 +1399,12 @@ static void test_client_role_authentication(void)
 
 static void test_client_role_server_drops_connection(void)
 {
-    const char *text =
-        "@role client\n"
-        "< OPTIONS {url} RTSP/1.0\n"
-        "close\n"
-        "\n"
-        "< OPTIONS {url} RTSP/1.0\n"
-        "> RTSP/1.0 200 OK\n";
+    const char *text = "@role client\n"
+                       "< OPTIONS {url} RTSP/1.0\n"
+                       "close\n"
+                       "\n"
+                       "< OPTIONS {url} RTSP/1.0\n"
+                       "> RTSP/1.0 200 OK\n";
     struct client_run c = {.scenario = 3};
     struct replay_hooks h = {.ctx = &c, .listening = start_client_thread};
     struct replay_target t = client_target();
@@ -1548,10 +1568,14 @@ static void test_client_role_ffmpeg(void)
         return;
     }
     for (int tcp = 1; tcp >= 0; tcp--) {
-        static const char *const argv_tcp[] = {"ffmpeg", "-nostdin", "-hide_banner", "-rtsp_transport", "tcp", "-i",
-                                               "URL", "-frames:v", "20", "-f", "null", "-", NULL};
-        static const char *const argv_udp[] = {"ffmpeg", "-nostdin", "-hide_banner", "-rtsp_transport", "udp", "-i",
-                                               "URL", "-frames:v", "20", "-f", "null", "-", NULL};
+        static const char *const argv_tcp[] = {"ffmpeg", "-nostdin", "-hide_banner", "-rtsp_transport",
+                                               "tcp",    "-i",       "URL",          "-frames:v",
+                                               "20",     "-f",       "null",         "-",
+                                               NULL};
+        static const char *const argv_udp[] = {"ffmpeg", "-nostdin", "-hide_banner", "-rtsp_transport",
+                                               "udp",    "-i",       "URL",          "-frames:v",
+                                               "20",     "-f",       "null",         "-",
+                                               NULL};
         struct proc p = {.argv = tcp ? argv_tcp : argv_udp};
         snprintf(p.out_path, sizeof p.out_path, "/tmp/test_replay_ffmpeg_%d.out", (int)getpid());
         struct replay_hooks h = {.ctx = &p, .listening = start_proc, .sut_gone = proc_gone};
@@ -1596,10 +1620,32 @@ static void test_client_role_gstreamer(void)
         return;
     }
     for (int tcp = 1; tcp >= 0; tcp--) {
-        static const char *const argv_tcp[] = {"gst-launch-1.0", "-q", "rtspsrc", "location=URL", "protocols=tcp", "!",
-                                               "rtpjpegdepay", "!", "jpegdec", "!", "fakesink", "num-buffers=20", NULL};
-        static const char *const argv_udp[] = {"gst-launch-1.0", "-q", "rtspsrc", "location=URL", "protocols=udp", "!",
-                                               "rtpjpegdepay", "!", "jpegdec", "!", "fakesink", "num-buffers=20", NULL};
+        static const char *const argv_tcp[] = {"gst-launch-1.0",
+                                               "-q",
+                                               "rtspsrc",
+                                               "location=URL",
+                                               "protocols=tcp",
+                                               "!",
+                                               "rtpjpegdepay",
+                                               "!",
+                                               "jpegdec",
+                                               "!",
+                                               "fakesink",
+                                               "num-buffers=20",
+                                               NULL};
+        static const char *const argv_udp[] = {"gst-launch-1.0",
+                                               "-q",
+                                               "rtspsrc",
+                                               "location=URL",
+                                               "protocols=udp",
+                                               "!",
+                                               "rtpjpegdepay",
+                                               "!",
+                                               "jpegdec",
+                                               "!",
+                                               "fakesink",
+                                               "num-buffers=20",
+                                               NULL};
         struct proc p = {.argv = tcp ? argv_tcp : argv_udp};
         snprintf(p.out_path, sizeof p.out_path, "/tmp/test_replay_gst_%d.out", (int)getpid());
         struct replay_hooks h = {.ctx = &p, .listening = start_proc, .sut_gone = proc_gone};
@@ -1615,7 +1661,8 @@ static void test_client_role_gstreamer(void)
             if (system(cmd) != 0)
                 fprintf(stderr, "    (no output)\n");
             for (size_t i = 0; i < r.n_exchanges; i++)
-                fprintf(stderr, "    %s\n    -> %s\n", r.exchanges[i].request_text, r.exchanges[i].response_text);
+                fprintf(stderr, "    %s\n    -> %s\n", r.exchanges[i].request_text,
+                        r.exchanges[i].response_text);
         }
         unlink(p.out_path);
         if (r.verdict != REPLAY_PASS)
@@ -1635,25 +1682,28 @@ static void test_client_role_lab_client(void)
         fprintf(stderr, "    python3 not installed: skipped\n");
         return;
     }
-    const char *text =
-        "@role client\n"
-        "@profile lab\n"
-        "< SETUP {media} RTSP/1.0\n"
-        "< Transport: ~client_port= [0-9]+\n"
-        "> RTSP/1.0 200 OK\n"
-        "\n"
-        "< PLAY {media} RTSP/1.0\n"
-        "> RTSP/1.0 200 OK\n"
-        "rtp send\n"
-        "\n"
-        "< PAUSE {media} RTSP/1.0\n"
-        "> RTSP/1.0 200 OK\n"
-        "rtp stop\n"
-        "\n"
-        "< TEARDOWN {media} RTSP/1.0\n"
-        "> RTSP/1.0 200 OK\n";
-    static const char *const argv[] = {"python3", "fixtures/lab_client.py", "127.0.0.1", "PORT", "0", MEDIA,
-                                       "--play", "1", "--pause", "0.3", "--json", NULL};
+    const char *text = "@role client\n"
+                       "@profile lab\n"
+                       "< SETUP {media} RTSP/1.0\n"
+                       "< Transport: ~client_port= [0-9]+\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "\n"
+                       "< PLAY {media} RTSP/1.0\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "rtp send\n"
+                       "\n"
+                       "< PAUSE {media} RTSP/1.0\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "rtp stop\n"
+                       "\n"
+                       "< TEARDOWN {media} RTSP/1.0\n"
+                       "> RTSP/1.0 200 OK\n";
+    static const char *const argv[] = {"python3",   "fixtures/lab_client.py",
+                                       "127.0.0.1", "PORT",
+                                       "0",         MEDIA,
+                                       "--play",    "1",
+                                       "--pause",   "0.3",
+                                       "--json",    NULL};
     struct proc p = {.argv = argv};
     snprintf(p.out_path, sizeof p.out_path, "/tmp/test_replay_lab_%d.out", (int)getpid());
     struct replay_hooks h = {.ctx = &p, .listening = start_proc, .sut_gone = proc_gone};
@@ -1680,7 +1730,8 @@ static void test_client_role_lab_client(void)
     const char *fs = strstr(out, "\"frames_shown\": ");
     CHECK(fs && atoi(fs + 16) >= 15);
     if (r.n_exchanges >= 1)
-        CHECK(r.exchanges[0].response_text && strncmp(r.exchanges[0].response_text, "RTSP/1.0 200 OK\nCSeq: 1\nSession: ", 33) == 0);
+        CHECK(r.exchanges[0].response_text &&
+              strncmp(r.exchanges[0].response_text, "RTSP/1.0 200 OK\nCSeq: 1\nSession: ", 33) == 0);
     finish(&sc, &r);
 }
 

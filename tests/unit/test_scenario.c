@@ -35,42 +35,41 @@ static void expect_error(const char *text, const char *prefix)
     scenario_free(&sc);
 }
 
-static const char *brief_example =
-    "# comment\n"
-    "@name     play, pause, resume, teardown\n"
-    "@role     server            # or client\n"
-    "@profile  rfc2326\n"
-    "@transport udp\n"
-    "@timeout  5s\n"
-    "@impair   delay 30ms 10ms loss 2% seed 7           # both directions\n"
-    "@impair   to-peer loss 10% seed 1\n"
-    "@allow    rtsp.cseq.increase rtsp.status\n"
-    "at 5s: blackout 2s\n"
-    "at 2s: loss 30%\n"
-    "at 4s: to-peer loss 0%\n"
-    "\n"
-    "> OPTIONS {url} RTSP/1.0\n"
-    "< RTSP/1.0 200\n"
-    "< Public: ~DESCRIBE.*SETUP.*PLAY\n"
-    "\n"
-    "> DESCRIBE {url} RTSP/1.0\n"
-    "> Accept: application/sdp\n"
-    "< RTSP/1.0 200\n"
-    "< sdp: m=video 0 RTP/AVP 26\n"
-    "< sdp: ~a=control:(.*) => $ctl\n"
-    "\n"
-    "> SETUP {url}/{ctl} RTSP/1.0\n"
-    "< RTSP/1.0 200\n"
-    "< Session: $session\n"
-    "< Transport: ~server_port=([0-9]+)-([0-9]+) => $srtp $srtcp\n"
-    "\n"
-    "> PLAY {url} RTSP/1.0\n"
-    "> Session: {session}\n"
-    "< RTSP/1.0 200\n"
-    "rtp for 3s: frames >= 50, pt = 26, loss <= 5%\n"
-    "\n"
-    "> TEARDOWN {url} RTSP/1.0\n"
-    "< RTSP/1.0 2xx\n";
+static const char *brief_example = "# comment\n"
+                                   "@name     play, pause, resume, teardown\n"
+                                   "@role     server            # or client\n"
+                                   "@profile  rfc2326\n"
+                                   "@transport udp\n"
+                                   "@timeout  5s\n"
+                                   "@impair   delay 30ms 10ms loss 2% seed 7           # both directions\n"
+                                   "@impair   to-peer loss 10% seed 1\n"
+                                   "@allow    rtsp.cseq.increase rtsp.status\n"
+                                   "at 5s: blackout 2s\n"
+                                   "at 2s: loss 30%\n"
+                                   "at 4s: to-peer loss 0%\n"
+                                   "\n"
+                                   "> OPTIONS {url} RTSP/1.0\n"
+                                   "< RTSP/1.0 200\n"
+                                   "< Public: ~DESCRIBE.*SETUP.*PLAY\n"
+                                   "\n"
+                                   "> DESCRIBE {url} RTSP/1.0\n"
+                                   "> Accept: application/sdp\n"
+                                   "< RTSP/1.0 200\n"
+                                   "< sdp: m=video 0 RTP/AVP 26\n"
+                                   "< sdp: ~a=control:(.*) => $ctl\n"
+                                   "\n"
+                                   "> SETUP {url}/{ctl} RTSP/1.0\n"
+                                   "< RTSP/1.0 200\n"
+                                   "< Session: $session\n"
+                                   "< Transport: ~server_port=([0-9]+)-([0-9]+) => $srtp $srtcp\n"
+                                   "\n"
+                                   "> PLAY {url} RTSP/1.0\n"
+                                   "> Session: {session}\n"
+                                   "< RTSP/1.0 200\n"
+                                   "rtp for 3s: frames >= 50, pt = 26, loss <= 5%\n"
+                                   "\n"
+                                   "> TEARDOWN {url} RTSP/1.0\n"
+                                   "< RTSP/1.0 2xx\n";
 
 static void test_directives_impairment_and_events(void)
 {
@@ -124,7 +123,8 @@ static void test_directives_impairment_and_events(void)
 static void test_defaults(void)
 {
     struct scenario sc;
-    CHECK_EQ_INT(scenario_parse_buffer("dir/some-test.rtsp", "> OPTIONS * RTSP/1.0\n", 21, &sc, err, sizeof err), 0);
+    CHECK_EQ_INT(
+        scenario_parse_buffer("dir/some-test.rtsp", "> OPTIONS * RTSP/1.0\n", 21, &sc, err, sizeof err), 0);
     CHECK(strcmp(sc.name, "some-test") == 0);
     CHECK(strcmp(sc.path, "dir/some-test.rtsp") == 0);
     CHECK_EQ_INT(sc.role, SCENARIO_ROLE_SERVER);
@@ -139,18 +139,17 @@ static void test_defaults(void)
 static void test_send_block(void)
 {
     struct scenario sc;
-    const char *text =
-        "@transport tcp\n"
-        "@on-fail continue\n"
-        "> ANNOUNCE {url} RTSP/1.0\n"
-        ">   Content-Type: application/sdp\n"
-        "> !Session\n"
-        "> CSeq: 7\n"
-        "> X-Big: {repeat:A:10}\n"
-        ">\n"
-        "> v=0\n"
-        ">\n"
-        "> s={media}\n";
+    const char *text = "@transport tcp\n"
+                       "@on-fail continue\n"
+                       "> ANNOUNCE {url} RTSP/1.0\n"
+                       ">   Content-Type: application/sdp\n"
+                       "> !Session\n"
+                       "> CSeq: 7\n"
+                       "> X-Big: {repeat:A:10}\n"
+                       ">\n"
+                       "> v=0\n"
+                       ">\n"
+                       "> s={media}\n";
     CHECK_EQ_INT(parse(text, &sc), 0);
     if (sc.n_steps != 1) {
         fprintf(stderr, "    %s\n", err);
@@ -185,22 +184,21 @@ static void test_send_block(void)
 static void test_expect_matchers(void)
 {
     struct scenario sc;
-    const char *text =
-        "> DESCRIBE {url} RTSP/1.0\n"
-        "< RTSP/1.0 454|4xx|200 Session Not Found\n"
-        "< Public: OPTIONS, PLAY\n"
-        "< Content-Base: ~^rtsp://([^/]+)/(.*)$ => $hostport $path\n"
-        "< Server:\n"
-        "< !Require\n"
-        "< Session: $sid\n"
-        "< sdp: m=video 0 RTP/AVP 26\n"
-        "< sdp: ~^a=control:(.*)$ => $ctl\n"
-        "< sdp: !a=recvonly\n"
-        "< sdp: !~^b=AS:\n"
-        "< body: ~^v=0\n"
-        "< body: !~m=audio\n"
-        "< X-Whole: ~[0-9]{6} => $six\n"
-        "< CSeq: {cseq}\n";
+    const char *text = "> DESCRIBE {url} RTSP/1.0\n"
+                       "< RTSP/1.0 454|4xx|200 Session Not Found\n"
+                       "< Public: OPTIONS, PLAY\n"
+                       "< Content-Base: ~^rtsp://([^/]+)/(.*)$ => $hostport $path\n"
+                       "< Server:\n"
+                       "< !Require\n"
+                       "< Session: $sid\n"
+                       "< sdp: m=video 0 RTP/AVP 26\n"
+                       "< sdp: ~^a=control:(.*)$ => $ctl\n"
+                       "< sdp: !a=recvonly\n"
+                       "< sdp: !~^b=AS:\n"
+                       "< body: ~^v=0\n"
+                       "< body: !~m=audio\n"
+                       "< X-Whole: ~[0-9]{6} => $six\n"
+                       "< CSeq: {cseq}\n";
     CHECK_EQ_INT(parse(text, &sc), 0);
     if (err[0])
         fprintf(stderr, "    %s\n", err);
@@ -255,29 +253,28 @@ static void test_expect_matchers(void)
 static void test_client_role(void)
 {
     struct scenario sc;
-    const char *text =
-        "@role client\n"
-        "@profile lab\n"
-        "accept first\n"
-        "< SETUP {url} RTSP/1.0\n"
-        "< Transport: ~client_port=\n"
-        "> RTSP/1.0 200 OK\n"
-        "\n"
-        "< GET_PARAMETER|OPTIONS ~^rtsp://.*$\n"
-        "< auth: digest alice s3cret\n"
-        "> RTSP/1.0 401\n"
-        "> WWW-Authenticate: Digest realm=\"r\", nonce=\"{nonce}\"\n"
-        "\n"
-        "< PLAY * RTSP/1.0\n"
-        "< auth: basic bob pw\n"
-        "> RTSP/1.0 200 OK\n"
-        "rtp send fps 25\n"
-        "wait 1s\n"
-        "rtp stop\n"
-        "rtp send\n"
-        "close\n"
-        "accept\n"
-        "use first\n";
+    const char *text = "@role client\n"
+                       "@profile lab\n"
+                       "accept first\n"
+                       "< SETUP {url} RTSP/1.0\n"
+                       "< Transport: ~client_port=\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "\n"
+                       "< GET_PARAMETER|OPTIONS ~^rtsp://.*$\n"
+                       "< auth: digest alice s3cret\n"
+                       "> RTSP/1.0 401\n"
+                       "> WWW-Authenticate: Digest realm=\"r\", nonce=\"{nonce}\"\n"
+                       "\n"
+                       "< PLAY * RTSP/1.0\n"
+                       "< auth: basic bob pw\n"
+                       "> RTSP/1.0 200 OK\n"
+                       "rtp send fps 25\n"
+                       "wait 1s\n"
+                       "rtp stop\n"
+                       "rtp send\n"
+                       "close\n"
+                       "accept\n"
+                       "use first\n";
     CHECK_EQ_INT(parse(text, &sc), 0);
     if (err[0])
         fprintf(stderr, "    %s\n", err);
@@ -326,26 +323,25 @@ static void test_client_role(void)
 static void test_raw_hex_split_pipeline(void)
 {
     struct scenario sc;
-    const char *text =
-        "@profile lab\n"
-        ">raw \"SETUP {media} RTSP/1.0\\nCSeq: 1\\n\\x41\"   # a comment\n"
-        ">hex 24 00 00 0c 80\n"
-        ">hex 2400000c\n"
-        ">split 5 10ms\n"
-        "> OPTIONS * RTSP/1.0\n"
-        "\n"
-        ">split 3\n"
-        ">raw \"abc\"\n"
-        ">pipeline 3\n"
-        "> OPTIONS * RTSP/1.0\n"
-        "\n"
-        ">raw \"OPTIONS * RTSP/1.0\\r\\nCSeq: 9\\r\\n\\r\\n\"\n"
-        "> DESCRIBE {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        "< RTSP/1.0 200\n";
+    const char *text = "@profile lab\n"
+                       ">raw \"SETUP {media} RTSP/1.0\\nCSeq: 1\\n\\x41\"   # a comment\n"
+                       ">hex 24 00 00 0c 80\n"
+                       ">hex 2400000c\n"
+                       ">split 5 10ms\n"
+                       "> OPTIONS * RTSP/1.0\n"
+                       "\n"
+                       ">split 3\n"
+                       ">raw \"abc\"\n"
+                       ">pipeline 3\n"
+                       "> OPTIONS * RTSP/1.0\n"
+                       "\n"
+                       ">raw \"OPTIONS * RTSP/1.0\\r\\nCSeq: 9\\r\\n\\r\\n\"\n"
+                       "> DESCRIBE {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       "< RTSP/1.0 200\n";
     CHECK_EQ_INT(parse(text, &sc), 0);
     if (err[0])
         fprintf(stderr, "    %s\n", err);
@@ -451,19 +447,18 @@ static void test_rtp_conditions(void)
 static void test_modifiers_and_exchanges(void)
 {
     struct scenario sc;
-    const char *text =
-        "@timeout 2s\n"
-        "with optional, timeout 500ms, on-fail continue\n"
-        "> GET_PARAMETER {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "with timeout 10s\n"
-        "< RTSP/1.0 200\n"
-        "wait 100ms\n"
-        "with on-fail stop\n"
-        "expect silence 1s\n"
-        "expect close\n";
+    const char *text = "@timeout 2s\n"
+                       "with optional, timeout 500ms, on-fail continue\n"
+                       "> GET_PARAMETER {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "\n"
+                       "> OPTIONS {url} RTSP/1.0\n"
+                       "with timeout 10s\n"
+                       "< RTSP/1.0 200\n"
+                       "wait 100ms\n"
+                       "with on-fail stop\n"
+                       "expect silence 1s\n"
+                       "expect close\n";
     CHECK_EQ_INT(parse(text, &sc), 0);
     CHECK_EQ_INT(sc.n_steps, 7);
     if (sc.n_steps != 7) {
@@ -495,16 +490,15 @@ static void test_modifiers_and_exchanges(void)
 static void test_connections(void)
 {
     struct scenario sc;
-    const char *text =
-        "connect a\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "connect b\n"
-        "> OPTIONS {url} RTSP/1.0\n"
-        "< RTSP/1.0 200\n"
-        "use a\n"
-        "close b\n"
-        "connect\n";
+    const char *text = "connect a\n"
+                       "> OPTIONS {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "connect b\n"
+                       "> OPTIONS {url} RTSP/1.0\n"
+                       "< RTSP/1.0 200\n"
+                       "use a\n"
+                       "close b\n"
+                       "connect\n";
     CHECK_EQ_INT(parse(text, &sc), 0);
     CHECK_EQ_INT(sc.n_steps, 9);
     if (sc.n_steps == 9) {
@@ -524,8 +518,9 @@ static void test_connections(void)
 static int test_lookup(void *ctx, const char *name, size_t n, const char **value, size_t *vlen)
 {
     (void)ctx;
-    static const struct { const char *k, *v; } vars[] = {
-        {"url", "rtsp://h:1/a.b"}, {"session", "S1"}, {"empty", ""}};
+    static const struct {
+        const char *k, *v;
+    } vars[] = {{"url", "rtsp://h:1/a.b"}, {"session", "S1"}, {"empty", ""}};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         if (strlen(vars[i].k) == n && memcmp(vars[i].k, name, n) == 0) {
             *value = vars[i].v;
@@ -544,37 +539,51 @@ static void test_expand(void)
     const char *why;
     char bad[64];
     const char *t1 = "x {url} {session}{{y} {1,2} {repeat:ab:3}|";
-    CHECK_EQ_INT(scenario_expand(t1, strlen(t1), SCENARIO_TPL_TEXT, test_lookup, NULL,
-                                 &b, &off, &why, bad, sizeof bad), 0);
+    CHECK_EQ_INT(scenario_expand(t1, strlen(t1), SCENARIO_TPL_TEXT, test_lookup, NULL, &b, &off, &why, bad,
+                                 sizeof bad),
+                 0);
     CHECK(b.buf && strcmp(b.buf, "x rtsp://h:1/a.b S1{y} {1,2} ababab|") == 0);
     free(b.buf);
     memset(&b, 0, sizeof b);
     /* in a regex, values match literally */
-    CHECK_EQ_INT(scenario_expand("^{url}/x{2}$", 12, SCENARIO_TPL_REGEX, test_lookup, NULL, &b, &off, &why, NULL, 0), 0);
+    CHECK_EQ_INT(
+        scenario_expand("^{url}/x{2}$", 12, SCENARIO_TPL_REGEX, test_lookup, NULL, &b, &off, &why, NULL, 0),
+        0);
     CHECK(b.buf && strcmp(b.buf, "^rtsp://h:1/a\\.b/x{2}$") == 0);
     free(b.buf);
     memset(&b, 0, sizeof b);
     /* C escapes; a NUL byte is kept */
     const char *cs = "a\\r\\n\\t\\\\\\\"\\x41\\0z{empty}";
-    CHECK_EQ_INT(scenario_expand(cs, strlen(cs), SCENARIO_TPL_CSTRING, test_lookup, NULL, &b, &off, &why, NULL, 0), 0);
+    CHECK_EQ_INT(
+        scenario_expand(cs, strlen(cs), SCENARIO_TPL_CSTRING, test_lookup, NULL, &b, &off, &why, NULL, 0), 0);
     CHECK_EQ_INT(b.len, 9);
     CHECK(b.buf && memcmp(b.buf, "a\r\n\t\\\"A\0z", 9) == 0);
     free(b.buf);
     memset(&b, 0, sizeof b);
     /* errors say where */
-    CHECK_EQ_INT(scenario_expand("ab {nope}", 9, SCENARIO_TPL_TEXT, test_lookup, NULL, &b, &off, &why, bad, sizeof bad), -1);
+    CHECK_EQ_INT(scenario_expand("ab {nope}", 9, SCENARIO_TPL_TEXT, test_lookup, NULL, &b, &off, &why, bad,
+                                 sizeof bad),
+                 -1);
     CHECK_EQ_INT(off, 3);
     CHECK(strcmp(why, "unknown variable") == 0);
     CHECK(strcmp(bad, "nope") == 0);
-    CHECK_EQ_INT(scenario_expand("{unset}", 7, SCENARIO_TPL_TEXT, test_lookup, NULL, NULL, &off, &why, bad, sizeof bad), -1);
+    CHECK_EQ_INT(scenario_expand("{unset}", 7, SCENARIO_TPL_TEXT, test_lookup, NULL, NULL, &off, &why, bad,
+                                 sizeof bad),
+                 -1);
     CHECK(strcmp(why, "variable not set") == 0);
-    CHECK_EQ_INT(scenario_expand("x{url", 5, SCENARIO_TPL_TEXT, test_lookup, NULL, NULL, &off, &why, NULL, 0), -1);
+    CHECK_EQ_INT(scenario_expand("x{url", 5, SCENARIO_TPL_TEXT, test_lookup, NULL, NULL, &off, &why, NULL, 0),
+                 -1);
     CHECK_EQ_INT(off, 1);
-    CHECK_EQ_INT(scenario_expand("\\q", 2, SCENARIO_TPL_CSTRING, test_lookup, NULL, NULL, &off, &why, NULL, 0), -1);
-    CHECK_EQ_INT(scenario_expand("{repeat:x:2000000}", 18, SCENARIO_TPL_TEXT, test_lookup, NULL, NULL, &off, &why, NULL, 0), -1);
+    CHECK_EQ_INT(
+        scenario_expand("\\q", 2, SCENARIO_TPL_CSTRING, test_lookup, NULL, NULL, &off, &why, NULL, 0), -1);
+    CHECK_EQ_INT(scenario_expand("{repeat:x:2000000}", 18, SCENARIO_TPL_TEXT, test_lookup, NULL, NULL, &off,
+                                 &why, NULL, 0),
+                 -1);
     /* a limited buffer refuses to grow past its limit */
     struct scenario_buf small = {.limit = 4};
-    CHECK_EQ_INT(scenario_expand("{repeat:x:5}", 12, SCENARIO_TPL_TEXT, test_lookup, NULL, &small, &off, &why, NULL, 0), -1);
+    CHECK_EQ_INT(scenario_expand("{repeat:x:5}", 12, SCENARIO_TPL_TEXT, test_lookup, NULL, &small, &off, &why,
+                                 NULL, 0),
+                 -1);
     free(small.buf);
     free(b.buf);
 }
@@ -622,24 +631,31 @@ static void test_errors(void)
     expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 2x\n", "t.rtsp:2:12: bad status '2x'");
     expect_error("> OPTIONS * RTSP/1.0\nwait 5\n", "t.rtsp:2:6: duration '5' needs a unit");
     expect_error("> OPTIONS * RTSP/1.0\nwait 5min\n", "t.rtsp:2:7: unknown time unit 'min'");
-    expect_error("> PLAY * RTSP/1.0\nrtp for 1s: frames >= 1, foo > 1\n", "t.rtsp:2:26: unknown metric 'foo'");
+    expect_error("> PLAY * RTSP/1.0\nrtp for 1s: frames >= 1, foo > 1\n",
+                 "t.rtsp:2:26: unknown metric 'foo'");
     expect_error("> PLAY * RTSP/1.0\nrtp for 1s: fps < 20 +- 1\n", "t.rtsp:2:22: a tolerance goes with '='");
-    expect_error("> PLAY * RTSP/1.0\nrtp for 1s: bitrate > 5 furlongs\n", "t.rtsp:2:25: unknown bitrate unit 'furlongs'");
-    expect_error("> PLAY * RTSP/1.0\nrtp for 1s: jitter constant\n", "t.rtsp:2:20: 'constant' applies to ssrc and pt");
+    expect_error("> PLAY * RTSP/1.0\nrtp for 1s: bitrate > 5 furlongs\n",
+                 "t.rtsp:2:25: unknown bitrate unit 'furlongs'");
+    expect_error("> PLAY * RTSP/1.0\nrtp for 1s: jitter constant\n",
+                 "t.rtsp:2:20: 'constant' applies to ssrc and pt");
     expect_error("> PLAY * RTSP/1.0\nrtp for 1s frames > 1\n", "t.rtsp:2:22: expected ':'");
     expect_error("> OPTIONS * RTSP/1.0\nwith optional\n", "t.rtsp:2:1: 'with' is not followed by a step");
-    expect_error("> OPTIONS * RTSP/1.0\nwith sometimes\n< RTSP/1.0 200\n", "t.rtsp:2:6: unknown modifier 'sometimes'");
+    expect_error("> OPTIONS * RTSP/1.0\nwith sometimes\n< RTSP/1.0 200\n",
+                 "t.rtsp:2:6: unknown modifier 'sometimes'");
     expect_error(">split 5 10ms\nwait 1s\n", "t.rtsp:1:1: >split must be followed by something to send");
     expect_error(">pipeline 3\n> OPTIONS * RTSP/1.0\n\n> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n",
                  "t.rtsp:1:1: >pipeline: 1 more message to send expected");
     expect_error("> OPTIONS * RTSP/1.0\nuse nosuch\n", "t.rtsp:2:5: no connection named 'nosuch'");
-    expect_error(">pipeline 2\n> OPTIONS * RTSP/1.0\n\n>split 3\n> OPTIONS * RTSP/1.0\n", "t.rtsp:4:1: >split inside a >pipeline group");
+    expect_error(">pipeline 2\n> OPTIONS * RTSP/1.0\n\n>split 3\n> OPTIONS * RTSP/1.0\n",
+                 "t.rtsp:4:1: >split inside a >pipeline group");
     expect_error(">hex 24 0g\n", "t.rtsp:1:9: expected hex byte pairs");
     expect_error(">raw \"abc\n", "t.rtsp:1:6: unterminated string");
     expect_error(">raw \"a\\qb\"\n", "t.rtsp:1:8: unknown escape");
     expect_error(">foo bar\n", "t.rtsp:1:1: unknown send form '>foo'");
-    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< Content-Base: $url\n", "t.rtsp:3:17: {url} is built in");
-    expect_error("> OPTIONS * RTSP/1.0\n@timeout 1s\n", "t.rtsp:2:1: @timeout must come before the first step");
+    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< Content-Base: $url\n",
+                 "t.rtsp:3:17: {url} is built in");
+    expect_error("> OPTIONS * RTSP/1.0\n@timeout 1s\n",
+                 "t.rtsp:2:1: @timeout must come before the first step");
     expect_error("rtp send\n", "t.rtsp:1:1: 'rtp send' streams to a client under test");
     expect_error("@allow rtsp.cseq.echo Bad_Id\n", "t.rtsp:1:23: 'Bad_Id' is not a check id");
     expect_error("@impair loss 200%\n", "t.rtsp:1:");
@@ -658,7 +674,8 @@ static void test_errors(void)
     expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n<\n", "t.rtsp:3:1: empty '<' line");
     expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< sdp:\n", "t.rtsp:3:7: 'sdp:' needs a line");
     expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< body: v=0\n", "t.rtsp:3:9: 'body:' takes");
-    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< auth: basic a b\n", "t.rtsp:3:3: 'auth:' checks a client's credentials");
+    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< auth: basic a b\n",
+                 "t.rtsp:3:3: 'auth:' checks a client's credentials");
     expect_error("frobnicate\n", "t.rtsp:1:1: unknown command 'frobnicate'");
     expect_error("", "t.rtsp:1:1: the scenario has no steps");
     expect_error("# only a comment\n", "t.rtsp:1:1: the scenario has no steps");
@@ -669,14 +686,19 @@ static void test_errors(void)
         CHECK(strncmp(err, "n.rtsp:2:7: NUL byte", 20) == 0);
     }
     expect_error("> OPTIONS * RTSP/1.0\r\n> X: a\rb\n", "t.rtsp:2:7: carriage return inside a line");
-    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~a{300}\n", "t.rtsp:3:7: regex interval above 255");
-    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~(a{100}){100}\n", "t.rtsp:3:7: regex repetitions too large");
-    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~([0-9]+++++++++++++++++++)\n", "t.rtsp:3:7: regex repetitions too large");
-    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~(a)\\1\n", "t.rtsp:3:7: back-references are not supported");
+    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~a{300}\n",
+                 "t.rtsp:3:7: regex interval above 255");
+    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~(a{100}){100}\n",
+                 "t.rtsp:3:7: regex repetitions too large");
+    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~([0-9]+++++++++++++++++++)\n",
+                 "t.rtsp:3:7: regex repetitions too large");
+    expect_error("> OPTIONS * RTSP/1.0\n< RTSP/1.0 200\n< X: ~(a)\\1\n",
+                 "t.rtsp:3:7: back-references are not supported");
     expect_error("> OPTIONS {repeat:x:99999999} RTSP/1.0\n", "t.rtsp:1:");
     expect_error("close\n", "t.rtsp:1:1: 'close': no connection was opened before");
     expect_error("@role client\nconnect x\n", "t.rtsp:2:1: 'connect' opens a connection to a server");
-    expect_error("> PLAY * RTSP/1.0\nrtp for 1s: loss within binomial 150%\n", "t.rtsp:2:34: the confidence is a percentage");
+    expect_error("> PLAY * RTSP/1.0\nrtp for 1s: loss within binomial 150%\n",
+                 "t.rtsp:2:34: the confidence is a percentage");
     /* a long line */
     char *big = malloc(SCENARIO_MAX_LINE + 64);
     if (big) {
@@ -698,8 +720,8 @@ static void test_errors(void)
 /* The fuzz seeds are real scenarios: each parses, except those named bad_*. */
 static void test_fuzz_seeds_parse(void)
 {
-    static const char *const seeds[] = {"server_udp_flow", "client_auth", "raw_lab", "pipeline_conns",
-                                        "rtp_conditions", NULL};
+    static const char *const seeds[] = {"server_udp_flow", "client_auth",    "raw_lab",
+                                        "pipeline_conns",  "rtp_conditions", NULL};
     for (int i = 0; seeds[i]; i++) {
         char path[128];
         snprintf(path, sizeof path, "fuzz/corpus/scenario/%s.rtsp", seeds[i]);
@@ -712,7 +734,11 @@ static void test_fuzz_seeds_parse(void)
     }
     struct scenario sc;
     CHECK_EQ_INT(scenario_parse_file("fuzz/corpus/scenario/bad_matcher.rtsp", &sc, err, sizeof err), -1);
-    CHECK(strcmp(err, "fuzz/corpus/scenario/bad_matcher.rtsp:2:1: unknown matcher '<<' (expectation lines start with '< ')") == 0);
+    CHECK(
+        strcmp(
+            err,
+            "fuzz/corpus/scenario/bad_matcher.rtsp:2:1: unknown matcher '<<' (expectation lines start with '< ')") ==
+        0);
 }
 
 int main(void)
