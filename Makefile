@@ -78,7 +78,7 @@ unit-test: build build-asan
 # The integration tests run against the plain binary, then the sanitized one.
 integration-test: build build-asan
 	$(PYTHON) -m pytest -v tests/integration
-	RTSP_HARNESS_BIN=$(CURDIR)/build-asan/rtsp-harness \
+	RTSP_HARNESS_BIN=$(CURDIR)/build-asan/rtsp-harness RTSP_HARNESS_SANITIZED=1 \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
 		$(PYTHON) -m pytest -q tests/integration
 
@@ -95,7 +95,7 @@ test: unit-test integration-test fuzz-smoke
 DEMO_IMPAIR ?= delay 20ms 5ms loss 0.5%
 demo: build
 	build/rtsp-harness run --name demo-$$(date -u +%Y%m%d-%H%M%S) \
-		--server-cmd '{harness} serve --media {media_dir} --port {port}' \
+		--server-cmd '{harness} serve --media {media_dir} --port {port} --session-timeout 3' \
 		--impair '$(DEMO_IMPAIR)' scenarios/conformance scenarios/lab
 
 # The netem backend for real: its unit test, then scenarios on the netem

@@ -32,6 +32,7 @@ struct half {
     uint32_t fin_seq;    /* sequence number the FIN occupies, when the public dir says fin */
     uint64_t offset;     /* stream bytes delivered or reported missing */
     uint64_t last_frame; /* frame of the last byte delivered */
+    int64_t avail_ns;    /* when the last byte delivered became available in order */
     struct seg *head;    /* buffered pieces, in order */
     struct seg *tail;    /* last of them */
     size_t nseg;         /* pieces buffered */
@@ -271,6 +272,12 @@ static void deliver(struct tcpreasm *r, struct conn *c, int dir, const uint8_t *
                     uint64_t frame, int64_t ts_ns)
 {
     struct half *h = &c->half[dir];
+    /* Bytes buffered behind a hole reach the application only when the
+     * hole is filled: a receiver sees them then (head-of-line blocking),
+     * so their time is never earlier than the bytes before them. */
+    if (ts_ns < h->avail_ns)
+        ts_ns = h->avail_ns;
+    h->avail_ns = ts_ns;
     struct tcpreasm_chunk k = {data, len, h->offset, frame, ts_ns};
     if (r->cb.on_data)
         r->cb.on_data(r->ctx, &c->pub, dir, &k);

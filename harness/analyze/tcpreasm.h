@@ -3,7 +3,8 @@
  *
  * Connections are keyed by their 4-tuple (IPv4 or IPv6). Each direction is
  * delivered in sequence order to on_data, chunk by chunk, each chunk with
- * the frame number and time of the segment that carried it; in-order
+ * the frame number of the segment that carried it and the time its bytes
+ * became available in order (head-of-line blocking included); in-order
  * segments are passed through without copying. Retransmitted and
  * overlapping bytes are dropped (the bytes received first are kept).
  * Segments ahead of a hole are copied into a bounded per-direction buffer.
@@ -71,7 +72,9 @@ struct tcpreasm_chunk {
     size_t len;          /* > 0 */
     uint64_t offset;     /* stream offset of data[0]: bytes delivered or reported missing before it */
     uint64_t frame;      /* frame of the segment that carried these bytes */
-    int64_t ts_ns;       /* that frame's time */
+    int64_t ts_ns;       /* when they became available in order: that frame's time, or for
+                            bytes buffered behind a hole, the time of the segment that filled
+                            it (what a receiving application sees) */
 };
 
 /* Bytes of a direction's stream that the capture does not have. */

@@ -219,6 +219,7 @@ struct impairment {
     struct netlab *lab;           /* the lab */
     struct uimpair *u;            /* userspace forwarder, or NULL */
     struct impair_spec spec[2];   /* current spec per direction */
+    struct impair_spec initial[2];/* the spec each direction started with */
     pthread_t blackout_thread;    /* netem blackout: brings the links back up */
     bool blackout_running;        /* the thread was started and not joined */
     uint64_t blackout_ms;         /* its duration */
@@ -513,6 +514,7 @@ struct window_figures {
     bool ssrc_constant;  /* one SSRC throughout */
     int64_t expected;    /* RTP packets expected (for the binomial test) */
     int64_t lost;        /* lost as A.3 counts */
+    double fragments_per_datagram; /* IP fragments per reassembled datagram in the capture; 1 unfragmented */
 };
 
 static bool endpoint_port_is(const char *ep, unsigned port)
@@ -538,6 +540,9 @@ static int measure_window(const struct scenario_run *r, const struct replay_rtp_
     struct analysis *a = NULL;
     if (analyze_file(path, &ao, &a, err, cap) != 0)
         return -1;
+    f->fragments_per_datagram = a->ip_reassembled ? (double)a->ip_fragments / (double)a->ip_reassembled : 1.0;
+    if (f->fragments_per_datagram < 1.0)
+        f->fragments_per_datagram = 1.0;
     const struct analyze_stream *best = NULL;
     uint64_t pkts = 0, bytes = 0;
     unsigned n_ssrc = 0, n_pt = 0;
@@ -609,13 +614,19 @@ static bool cond_holds(const struct scenario_rtp_cond *c, const struct window_fi
     }
     case SCENARIO_OP_BINOMIAL: {
         double p = c->has_p ? c->p : p_loss;
+        /* The network drops IP packets; a datagram travelling as k
+         * fragments (the lab's whole-JPEG datagrams on a 1500-byte link)
+         * is lost when any of them is: 1 - (1 - p)^k. */
+        if (f->fragments_per_datagram > 1.0)
+            p = 1.0 - pow(1.0 - p, f->fragments_per_datagram);
         uint64_t lo = 0, hi = 0;
         uint64_t n = f->expected > 0 ? (uint64_t)f->expected : 0;
         impair_binomial_interval(n, p, c->confidence, &lo, &hi);
         int64_t lost = f->lost;
-        snprintf(why, cap, "%lld lost of %llu (%.2f%%); the %g%% interval at p=%.4g is [%llu, %llu]",
+        snprintf(why, cap, "%lld lost of %llu (%.2f%%); the %g%% interval at p=%.4g is [%llu, %llu]%s",
                  (long long)lost, (unsigned long long)n, n ? 100.0 * (double)lost / (double)n : 0.0,
-                 c->confidence * 100, p, (unsigned long long)lo, (unsigned long long)hi);
+                 c->confidence * 100, p, (unsigned long long)lo, (unsigned long long)hi,
+                 f->fragments_per_datagram > 1.0 ? " (per datagram of its IP fragments)" : "");
         return lost >= 0 && (uint64_t)lost >= lo && (uint64_t)lost <= hi;
     }
     }
@@ -627,7 +638,7 @@ static bool cond_holds(const struct scenario_rtp_cond *c, const struct window_fi
  * binomial test meaningless; the scenario author should not do that). */
 static double asked_loss(const struct scenario_run *r, const struct replay_rtp_window *w)
 {
-    struct impair_spec s = r->sc->impair_given ? r->sc->impair[SCENARIO_DIR_TO_PEER] : r->im.spec[1];
+    struct impair_spec s = r->im.initial[SCENARIO_DIR_TO_PEER];
     for (unsigned i = 0; i < r->sc->n_events; i++) {
         const struct scenario_event *ev = &r->sc->events[i];
         if (ev->kind != SCENARIO_EVENT_IMPAIR || ev->direction == SCENARIO_DIR_TO_SUT)
@@ -774,6 +785,8 @@ static int scenario_execute(struct scenario_run *r, int netem_state, const char 
     bool replayed = false;
     int64_t t0 = now_ns(CLOCK_REALTIME);
     r->im.t0_ns = t0;
+    r->im.initial[0] = spec[0];
+    r->im.initial[1] = spec[1];
 
     if (lab) {
         const char *backend = choose_backend(o, needs, netem_state);

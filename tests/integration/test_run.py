@@ -258,3 +258,22 @@ def test_client_suite_against_ffmpeg_and_gstreamer(harness_bin, tmp_path, client
     # The harness streamed to the client and the client decoded frames.
     play = verdicts["01-play"]
     assert any(s["packets"] > 100 for s in play["streams"]), play["streams"]
+
+
+@pytest.mark.skipif(os.environ.get("RTSP_HARNESS_SANITIZED") == "1",
+                    reason="a real peer's figures; the sanitized harness adds nothing here")
+def test_conformance_suite_against_gst_rtsp_server_is_recorded(harness_bin, tmp_path):
+    """gst-rtsp-server beside ours: its results are recorded, not required to
+    pass; the report must hold every scenario with a verdict, and the basics
+    (OPTIONS, DESCRIBE, SETUP/PLAY over UDP and TCP) must pass."""
+    cmd = (f"/usr/bin/python3 {ROOT}/fixtures/gst_rtsp_server.py --bind 0.0.0.0 --port {{port}} "
+           "--mount /{media} --size 384x288")
+    proc, report = run(harness_bin, tmp_path, "--server-cmd", cmd, SCEN / "conformance")
+    verdicts = {pathlib.Path(s["file"]).stem: s["verdict"] for s in report["scenarios"]}
+    assert len(verdicts) == len(list((SCEN / "conformance").glob("*.rtsp")))
+    assert set(verdicts.values()) <= {"pass", "fail"}
+    for stem in ("01-options-public", "02-describe-sdp", "21-tcp-interleaved", "28-profile-clean"):
+        assert verdicts[stem] == "pass", (stem, scenario(report, stem)["failures"])
+    deviations = sorted(k for k, v in verdicts.items() if v != "pass")
+    print(f"gst-rtsp-server: {len(verdicts) - len(deviations)}/{len(verdicts)} pass; "
+          f"deviations: {deviations}")
