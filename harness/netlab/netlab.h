@@ -56,7 +56,7 @@ void netlab_destroy(struct netlab *lab);
 /* Move the calling thread into ns (setns). Returns 0 or -1 with err. */
 int netlab_enter(int ns_fd, char *err, size_t cap);
 
-/* Set a link up or down inside ns (a blackout on the kernel path). */
+/* Set a link up or down inside ns (tests take a link away under the forwarder). */
 int netlab_link_set_up(int ns_fd, const char *ifname, bool up, char *err, size_t cap);
 
 /* Turn TX checksum offload, scatter-gather, TSO, GSO and GRO off on ifname

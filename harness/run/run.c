@@ -222,6 +222,8 @@ struct impairment {
     struct impair_spec initial[2];/* the spec each direction started with */
     pthread_t blackout_thread;    /* netem blackout: brings the links back up */
     bool blackout_running;        /* the thread was started and not joined */
+    bool blacked_out;             /* netem: the qdiscs drop everything now */
+    pthread_mutex_t lock;         /* netem: spec and blacked_out against the blackout thread */
     uint64_t blackout_ms;         /* its duration */
     json_t *phases;               /* phases applied, for the report */
     char note[512];               /* what the backend could not do as asked (netem ignoring a seed) */
@@ -238,29 +240,54 @@ static const char *dir_ifname(int dir)
 static int impairment_set(struct impairment *im, int dir, const struct impair_spec *s, char *err,
                           size_t cap)
 {
-    im->spec[dir] = *s;
     if (strcmp(im->backend, "netem") == 0) {
-        /* A kernel that ignores the seed still applied the rest. */
-        int rc = netem_apply(im->lab->ns_router, dir_ifname(dir), s, err, cap);
+        /* During a blackout the new spec waits for its end. A kernel that
+         * ignores the seed still applied the rest. */
+        pthread_mutex_lock(&im->lock);
+        im->spec[dir] = *s;
+        int rc = 0;
+        if (!im->blacked_out)
+            rc = netem_apply(im->lab->ns_router, dir_ifname(dir), s, err, cap);
+        pthread_mutex_unlock(&im->lock);
         if (rc == NETEM_SEED_IGNORED) {
             snprintf(im->note, sizeof im->note, "%s", err);
             return 0;
         }
         return rc;
     }
+    im->spec[dir] = *s;
     if (strcmp(im->backend, "userspace") == 0)
         return uimpair_set(im->u, dir == SCENARIO_DIR_TO_PEER ? UIMPAIR_TO_PEER : UIMPAIR_TO_SUT, s);
     snprintf(err, cap, "no impairment backend is running");
     return -1;
 }
 
+/* A blackout on the netem backend is 100% loss on both qdiscs for its
+ * duration, then the specs in force before it. Not link down: a veth
+ * whose peer is down takes the SUT's own carrier with it, and the SUT's
+ * packets would wait in its own queue and burst out afterwards, which is
+ * not what a cut somewhere in the network does. */
+static struct impair_spec blackout_spec(const struct impair_spec *s)
+{
+    struct impair_spec b = *s;
+    b.loss_model = IMPAIR_LOSS_RANDOM;
+    b.loss_ppm = IMPAIR_PPM;
+    b.loss_corr_ppm = 0;
+    b.ecn = false;
+    return b;
+}
+
 static void *blackout_main(void *arg)
 {
     struct impairment *im = arg;
     nap_ms((long)im->blackout_ms);
-    char err[256];
-    netlab_link_set_up(im->lab->ns_router, NETLAB_RT_PEER_IF, true, err, sizeof err);
-    netlab_link_set_up(im->lab->ns_router, NETLAB_RT_SUT_IF, true, err, sizeof err);
+    char err[512];
+    pthread_mutex_lock(&im->lock);
+    for (int d = 0; d < 2; d++)
+        if (netem_apply(im->lab->ns_router, dir_ifname(d), &im->spec[d], err, sizeof err) < 0)
+            fprintf(stderr, "rtsp-harness run: ending a blackout: %s\n", err);
+    im->blacked_out = false;
+    pthread_mutex_unlock(&im->lock);
     return NULL;
 }
 
@@ -283,9 +310,16 @@ static int impairment_blackout(struct impairment *im, uint64_t ms, char *err, si
         return -1;
     }
     blackout_join(im);
-    if (netlab_link_set_up(im->lab->ns_router, NETLAB_RT_PEER_IF, false, err, cap) != 0 ||
-        netlab_link_set_up(im->lab->ns_router, NETLAB_RT_SUT_IF, false, err, cap) != 0)
-        return -1;
+    pthread_mutex_lock(&im->lock);
+    for (int d = 0; d < 2; d++) {
+        struct impair_spec b = blackout_spec(&im->spec[d]);
+        if (netem_apply(im->lab->ns_router, dir_ifname(d), &b, err, cap) < 0) {
+            pthread_mutex_unlock(&im->lock);
+            return -1;
+        }
+    }
+    im->blacked_out = true;
+    pthread_mutex_unlock(&im->lock);
     im->blackout_ms = ms;
     if (pthread_create(&im->blackout_thread, NULL, blackout_main, im) != 0) {
         snprintf(err, cap, "blackout: cannot start its timer thread");
@@ -746,6 +780,7 @@ static int scenario_execute(struct scenario_run *r, int netem_state, const char 
     r->deadline_mono_ns = started_mono + (int64_t)o->scenario_timeout_s * 1000000000LL;
     r->lab.ns_orig = r->lab.ns_peer = r->lab.ns_router = r->lab.ns_sut = -1;
     r->im.lab = &r->lab;
+    pthread_mutex_init(&r->im.lock, NULL);
     r->im.phases = json_array();
     r->im.backend = "none";
 
@@ -1202,6 +1237,7 @@ finish:
     (void)have_ow;
     analysis_free(an);
     replay_result_free(&rr);
+    pthread_mutex_destroy(&r->im.lock);
     double dur = (double)(now_ns(CLOCK_MONOTONIC) - started_mono) / 1e9;
     json_object_set_new(sj, "verdict", json_string(verdict));
     json_object_set_new(sj, "duration_s", json_real(dur));
@@ -1425,8 +1461,12 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
                 const char *pcap = json_string_value(json_object_get(f, "pcap"));
                 json_int_t frame = json_integer_value(json_object_get(f, "frame"));
                 json_int_t line = json_integer_value(json_object_get(f, "line"));
-                fprintf(stderr, "  %s:%lld: %s: %s", files[i], (long long)line,
-                        json_string_value(json_object_get(f, "check")),
+                /* Analyzer findings about the stream as a whole have no line. */
+                if (line > 0)
+                    fprintf(stderr, "  %s:%lld: ", files[i], (long long)line);
+                else
+                    fprintf(stderr, "  %s: ", files[i]);
+                fprintf(stderr, "%s: %s", json_string_value(json_object_get(f, "check")),
                         json_string_value(json_object_get(f, "message")));
                 if (pcap && frame)
                     fprintf(stderr, " [%s frame %lld]", pcap, (long long)frame);
