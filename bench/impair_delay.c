@@ -15,8 +15,7 @@
  * with their ratio to it, and the exit status is 1 when either p99 misses.
  *
  *   impair-delay [SECONDS [PACKETS_PER_SECOND [SPEC]]]   (10, 1000, "delay 20ms 5ms seed 1") */
-#define UIMPAIR_LAB_ONLY
-#include "../tests/unit/test_uimpair.c"
+#include "../tests/unit/uimpair_lab.h"
 
 #define REQUIREMENT_US 1000.0
 
