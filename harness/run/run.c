@@ -686,7 +686,9 @@ static double asked_loss(const struct scenario_run *r, const struct replay_rtp_w
 /* ---- verdicts ---- */
 
 /* Checks that follow from the impairment itself when it is on: the
- * network, not the system under test, dropped, delayed or reordered. */
+ * network, not the system under test, dropped, delayed or reordered. They
+ * are excused only for packets that crossed the impairment before the SUT
+ * capture saw them (the harness's own), and for TCP gaps. */
 static bool network_explained(enum check_id id)
 {
     switch (id) {
@@ -1063,7 +1065,11 @@ finish:
             const struct check_def *def = &check_catalog[fd->check];
             if (def->severity[prof] != SEV_FAIL || scenario_allows(sc, def->id))
                 continue;
-            if (needs && network_explained(fd->check))
+            /* The SUT capture holds what the SUT sent before the
+             * impairment touched it: a gap there is the SUT's own. Only
+             * what the harness sent crossed the impairment first. */
+            bool from_peer = strncmp(fd->where, NETLAB_PEER_ADDR ":", strlen(NETLAB_PEER_ADDR) + 1) == 0;
+            if (needs && network_explained(fd->check) && (from_peer || fd->check == CHK_CAPTURE_TCP_GAP))
                 continue;
             if (sc->role == SCENARIO_ROLE_CLIENT && !judges_client(fd->check))
                 continue;
