@@ -1,6 +1,7 @@
 """`rtsp-harness run`: scenarios replayed inside the network lab against the
 reference server, a deliberately broken server, and under impairment; the
-run report, the decision log's determinism, and cleanup after signals."""
+run report (every one validated against docs/run-report.schema.json), the
+decision log's determinism, and cleanup after signals."""
 import json
 import os
 import pathlib
@@ -9,9 +10,12 @@ import signal
 import subprocess
 import time
 
+import jsonschema
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCHEMA = jsonschema.Draft202012Validator(
+    json.loads((ROOT / "docs" / "run-report.schema.json").read_text()))
 SCEN = ROOT / "scenarios"
 REF_CMD = "{harness} serve --media {media_dir} --port {port} --session-timeout 3"
 
@@ -24,6 +28,10 @@ def run(harness_bin, tmp_path, *args, name="t", timeout=600):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     report_path = tmp_path / "reports" / name / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None
+    if report is not None:
+        # Every report any test makes must match the documented schema.
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in SCHEMA.iter_errors(report)]
+        assert not errors, errors[:5]
     return proc, report
 
 
@@ -224,6 +232,7 @@ def test_nothing_survives_a_run_killed_by_a_signal(harness_bin, tmp_path, sig):
         assert proc.returncode == 130
         report = json.loads((tmp_path / "reports" / name / "report.json").read_text())
         assert report["summary"]["interrupted"] is True
+        assert not list(SCHEMA.iter_errors(report))
     else:
         # The next run notices the killed one and says what it cleaned.
         sc = write(tmp_path, "o.rtsp", "@name o\n\n> OPTIONS {url} RTSP/1.0\n< RTSP/1.0 200\n")
