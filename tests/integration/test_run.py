@@ -251,6 +251,12 @@ GST = ("gst-launch-1.0 -q rtspsrc location=rtsp://{{host}}:{{port}}/{{media}} us
 @pytest.mark.parametrize("client,transport", [("ffmpeg", "udp"), ("ffmpeg", "tcp"), ("gst", "udp"),
                                               ("gst", "tcp")])
 def test_client_suite_against_ffmpeg_and_gstreamer(harness_bin, tmp_path, client, transport):
+    if os.environ.get("RTSP_HARNESS_SANITIZED") == "1" and (client, transport) in (("ffmpeg", "tcp"),
+                                                                                ("gst", "udp")):
+        # The sanitized pass runs the engine's UDP and TCP paths once each
+        # (ffmpeg over UDP, GStreamer over TCP); the peers' own figures come
+        # from the plain pass.
+        pytest.skip("covered by the other transport in the sanitized pass")
     cmd = (FFMPEG if client == "ffmpeg" else GST).format(t=transport)
     proc, report = run(harness_bin, tmp_path, "--client-cmd", cmd, SCEN / "client")
     verdicts = {pathlib.Path(s["file"]).stem: s for s in report["scenarios"]}
