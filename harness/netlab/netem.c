@@ -86,34 +86,10 @@ static const char *dist_name(enum impair_dist d)
 
 /* ---- spec checks (tc refuses the same combinations) ---- */
 
-static int check_ppm(const char *name, uint32_t ppm, char *err, size_t cap)
-{
-    if (ppm > IMPAIR_PPM) {
-        fail(err, cap, "%s %u ppm is above 100%%", name, ppm);
-        return -1;
-    }
-    return 0;
-}
-
 static int check_spec(const struct impair_spec *s, char *err, size_t cap)
 {
-    const struct {
-        const char *name;
-        uint32_t ppm;
-    } ppms[] = {
-        {"delay correlation", s->delay_corr_ppm}, {"loss", s->loss_ppm},
-        {"loss correlation", s->loss_corr_ppm},   {"gemodel r", s->ge_r_ppm},
-        {"gemodel 1-h", s->ge_1h_ppm},            {"gemodel 1-k", s->ge_1k_ppm},
-        {"state p13", s->st_p13_ppm},             {"state p31", s->st_p31_ppm},
-        {"state p32", s->st_p32_ppm},             {"state p23", s->st_p23_ppm},
-        {"state p14", s->st_p14_ppm},             {"corrupt", s->corrupt_ppm},
-        {"corrupt correlation", s->corrupt_corr_ppm}, {"duplicate", s->duplicate_ppm},
-        {"duplicate correlation", s->duplicate_corr_ppm}, {"reorder", s->reorder_ppm},
-        {"reorder correlation", s->reorder_corr_ppm},
-    };
-    for (size_t i = 0; i < sizeof ppms / sizeof ppms[0]; i++)
-        if (check_ppm(ppms[i].name, ppms[i].ppm, err, cap) < 0)
-            return -1;
+    if (impair_check(s, err, cap) < 0)
+        return -1;
     if (s->jitter_us > JITTER_MAX_US) {
         fail(err, cap, "jitter %u us is above netem's limit of %u us", s->jitter_us, JITTER_MAX_US);
         return -1;
@@ -140,16 +116,6 @@ static int check_spec(const struct impair_spec *s, char *err, size_t cap)
     if (s->rate_bps % 8) {
         fail(err, cap, "rate %llu bit/s is not a whole number of bytes per second (netem counts bytes)",
              (unsigned long long)s->rate_bps);
-        return -1;
-    }
-    if (s->slot_max_us && s->slot_max_us < s->slot_min_us) {
-        fail(err, cap, "slot max delay %u us is below the min delay %u us", s->slot_max_us,
-             s->slot_min_us);
-        return -1;
-    }
-    if (s->slot_packets < 0 || s->slot_bytes < 0) {
-        fail(err, cap, "slot packets %d / bytes %d must not be negative", s->slot_packets,
-             s->slot_bytes);
         return -1;
     }
     if ((s->slot_packets || s->slot_bytes) && !s->slot_min_us && !s->slot_max_us) {

@@ -347,36 +347,11 @@ static int64_t packet_time_ns(const struct impair_spec *s, uint32_t len)
 
 int uimpair_check_spec(const struct impair_spec *s, char *err, size_t cap)
 {
-    const struct {
-        const char *name; /* field */
-        uint32_t ppm;     /* value */
-    } p[] = {
-        {"delay correlation", s->delay_corr_ppm}, {"loss", s->loss_ppm},
-        {"loss correlation", s->loss_corr_ppm},   {"gemodel r", s->ge_r_ppm},
-        {"gemodel 1-h", s->ge_1h_ppm},            {"gemodel 1-k", s->ge_1k_ppm},
-        {"state p13", s->st_p13_ppm},             {"state p31", s->st_p31_ppm},
-        {"state p32", s->st_p32_ppm},             {"state p23", s->st_p23_ppm},
-        {"state p14", s->st_p14_ppm},             {"corrupt", s->corrupt_ppm},
-        {"corrupt correlation", s->corrupt_corr_ppm}, {"duplicate", s->duplicate_ppm},
-        {"duplicate correlation", s->duplicate_corr_ppm}, {"reorder", s->reorder_ppm},
-        {"reorder correlation", s->reorder_corr_ppm},
-    };
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
-        if (p[i].ppm > IMPAIR_PPM)
-            return fail(err, cap, "impairment %s is %u ppm, above 100%%", p[i].name, p[i].ppm);
-    if ((unsigned)s->dist > IMPAIR_DIST_PARETONORMAL)
-        return fail(err, cap, "impairment distribution %u is not a distribution", (unsigned)s->dist);
-    if ((unsigned)s->loss_model > IMPAIR_LOSS_GEMODEL)
-        return fail(err, cap, "impairment loss model %u is not a loss model", (unsigned)s->loss_model);
-    if (s->loss_model == IMPAIR_LOSS_STATE &&
-        ((uint64_t)s->st_p13_ppm + s->st_p14_ppm > IMPAIR_PPM ||
-         (uint64_t)s->st_p31_ppm + s->st_p32_ppm > IMPAIR_PPM))
-        return fail(err, cap, "impairment loss state: p13 + p14 or p31 + p32 is above 100%%");
-    if (s->slot_max_us < s->slot_min_us)
-        return fail(err, cap, "impairment slot maximum %u us is below its minimum %u us", s->slot_max_us,
-                    s->slot_min_us);
-    if (s->slot_packets < 0 || s->slot_bytes < 0)
-        return fail(err, cap, "impairment slot packets or bytes is negative");
+    /* Every keyword is carried out here, slot included: the spec only has
+     * to be consistent. */
+    char why[200];
+    if (impair_check(s, why, sizeof why) != 0)
+        return fail(err, cap, "impairment: %s", why);
     return 0;
 }
 
@@ -790,7 +765,8 @@ static void slot_next(struct direction *d, int64_t now)
 {
     const struct impair_spec *s = &d->spec;
     uint32_t rnd = draw(s->seed, d->dir, UINT32_MAX, d->slot_count++, P_SLOT);
-    int64_t span = (int64_t)(s->slot_max_us - s->slot_min_us) * 1000;
+    uint32_t max_us = s->slot_max_us ? s->slot_max_us : s->slot_min_us; /* 0: as netem, max = min */
+    int64_t span = (int64_t)(max_us - s->slot_min_us) * 1000;
     d->slot_next_ns = now + (int64_t)s->slot_min_us * 1000 + (int64_t)(((unsigned __int128)rnd * (uint64_t)span) >> 32);
     d->slot_packets_left = s->slot_packets ? s->slot_packets : INT32_MAX;
     d->slot_bytes_left = s->slot_bytes ? s->slot_bytes : INT32_MAX;

@@ -837,6 +837,52 @@ static bool loss_is_none(const struct impair_spec *s)
     return true;
 }
 
+__attribute__((format(printf, 3, 4))) static int check_fail(char *err, size_t cap, const char *fmt, ...)
+{
+    if (err && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int impair_check(const struct impair_spec *s, char *err, size_t cap)
+{
+    const struct {
+        const char *name; /* keyword as in the text */
+        uint32_t ppm;     /* value */
+    } p[] = {
+        {"delay correlation", s->delay_corr_ppm}, {"loss", s->loss_ppm},
+        {"loss correlation", s->loss_corr_ppm},   {"gemodel r", s->ge_r_ppm},
+        {"gemodel 1-h", s->ge_1h_ppm},            {"gemodel 1-k", s->ge_1k_ppm},
+        {"state p13", s->st_p13_ppm},             {"state p31", s->st_p31_ppm},
+        {"state p32", s->st_p32_ppm},             {"state p23", s->st_p23_ppm},
+        {"state p14", s->st_p14_ppm},             {"corrupt", s->corrupt_ppm},
+        {"corrupt correlation", s->corrupt_corr_ppm}, {"duplicate", s->duplicate_ppm},
+        {"duplicate correlation", s->duplicate_corr_ppm}, {"reorder", s->reorder_ppm},
+        {"reorder correlation", s->reorder_corr_ppm},
+    };
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        if (p[i].ppm > IMPAIR_PPM)
+            return check_fail(err, cap, "%s %u ppm is above 100%%", p[i].name, p[i].ppm);
+    if ((unsigned)s->dist > IMPAIR_DIST_PARETONORMAL)
+        return check_fail(err, cap, "distribution %u is not a distribution", (unsigned)s->dist);
+    if ((unsigned)s->loss_model > IMPAIR_LOSS_GEMODEL)
+        return check_fail(err, cap, "loss model %u is not a loss model", (unsigned)s->loss_model);
+    if (s->loss_model == IMPAIR_LOSS_STATE &&
+        ((uint64_t)s->st_p13_ppm + s->st_p14_ppm > IMPAIR_PPM ||
+         (uint64_t)s->st_p31_ppm + s->st_p32_ppm > IMPAIR_PPM))
+        return check_fail(err, cap, "loss state: p13 + p14 or p31 + p32 is above 100%%");
+    if (s->slot_max_us && s->slot_max_us < s->slot_min_us)
+        return check_fail(err, cap, "slot maximum delay %u us is below the minimum delay %u us", s->slot_max_us,
+                          s->slot_min_us);
+    if (s->slot_packets < 0 || s->slot_bytes < 0)
+        return check_fail(err, cap, "slot packets or bytes is negative");
+    return 0;
+}
+
 bool impair_is_none(const struct impair_spec *s)
 {
     return s->delay_us == 0 && s->jitter_us == 0 && loss_is_none(s) && s->corrupt_ppm == 0 &&

@@ -88,7 +88,7 @@ struct impair_spec {
     int32_t rate_cell_overhead;  /* bytes per cell */
 
     uint32_t slot_min_us;        /* slotting: packets leave in bursts, slots spaced min..max */
-    uint32_t slot_max_us;
+    uint32_t slot_max_us;        /* 0 in a hand-made spec: the same as slot_min_us */
     int32_t slot_packets;        /* packets per slot; 0 unlimited */
     int32_t slot_bytes;          /* bytes per slot; 0 unlimited */
 
@@ -109,6 +109,15 @@ int impair_parse(const char *text, size_t len, struct impair_spec *out, struct w
  * when cap is too small (buf is then "" when cap > 0). impair_parse of the
  * output gives the same struct. */
 int impair_format(const struct impair_spec *s, char *buf, size_t cap);
+
+/* Whether a spec is one impair_parse could have produced: every
+ * probability at most 100%, the enums in range, the 4-state model's
+ * outgoing probabilities summing to at most 100%, a slot maximum (when
+ * not 0) not below its minimum, slot counts not negative. Backends call it on specs built
+ * by hand (tests, phases) before anything else; netem has further rules
+ * of its own (netem.c). Returns 0, or -1 with err ("loss 1200000 ppm is
+ * above 100%"; err may be NULL). */
+int impair_check(const struct impair_spec *s, char *err, size_t cap);
 
 /* True when the spec changes nothing (no delay, loss, duplication, ...). */
 bool impair_is_none(const struct impair_spec *s);

@@ -410,6 +410,35 @@ static void binomial_interval_is_fast_for_a_million(void)
     CHECK(dt < 5);
 }
 
+static void hand_made_specs_are_checked_like_parsed_ones(void)
+{
+#define TEXT "loss state 1% 30% 5% 2% 1% delay 10ms slot 5ms 10ms"
+    char err[200];
+    struct impair_spec s;
+    struct wire_error we;
+    CHECK_EQ_INT(impair_parse(TEXT, strlen(TEXT), &s, &we), 0);
+    CHECK_EQ_INT(impair_check(&s, err, sizeof err), 0);
+    struct impair_spec bad = s;
+    bad.duplicate_ppm = IMPAIR_PPM + 1;
+    CHECK_EQ_INT(impair_check(&bad, err, sizeof err), -1);
+    CHECK(strstr(err, "duplicate 1000001 ppm is above 100%") != NULL);
+    bad = s;
+    bad.st_p31_ppm = 800000;
+    bad.st_p32_ppm = 300000;
+    CHECK_EQ_INT(impair_check(&bad, err, sizeof err), -1);
+    CHECK(strstr(err, "p31 + p32") != NULL);
+    bad = s;
+    bad.slot_max_us = 1000;
+    CHECK_EQ_INT(impair_check(&bad, err, sizeof err), -1);
+    CHECK(strstr(err, "slot maximum delay 1000 us is below the minimum delay 5000 us") != NULL);
+    bad = s;
+    bad.slot_max_us = 0; /* hand-made: max = min */
+    CHECK_EQ_INT(impair_check(&bad, NULL, 0), 0);
+    bad.loss_model = (enum impair_loss_model)9;
+    CHECK_EQ_INT(impair_check(&bad, NULL, 0), -1);
+#undef TEXT
+}
+
 int main(void)
 {
     RUN(every_keyword_round_trips);
@@ -421,5 +450,6 @@ int main(void)
     RUN(expected_loss_is_the_stationary_rate);
     RUN(binomial_interval_is_exact);
     RUN(binomial_interval_is_fast_for_a_million);
+    RUN(hand_made_specs_are_checked_like_parsed_ones);
     CHECK_DONE();
 }

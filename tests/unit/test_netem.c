@@ -445,7 +445,7 @@ static void test_impossible_specs_are_refused_like_tc_does(void)
     s = (struct impair_spec){0};
     s.slot_min_us = 10;
     s.slot_max_us = 5;
-    check_refused(&s, "slot max delay 5 us is below");
+    check_refused(&s, "slot maximum delay 5 us is below");
     s = (struct impair_spec){0};
     s.loss_model = IMPAIR_LOSS_RANDOM;
     s.loss_ppm = IMPAIR_PPM + 1;
