@@ -422,13 +422,17 @@ int netem_build_request(int ifindex, const struct impair_spec *s, uint8_t *buf, 
 
 /* ---- decoding what the kernel reports ---- */
 
-static int need(const char *name, size_t have, size_t want, size_t off, char *err, size_t cap)
+/* Copy a fixed-size option out of the attribute stream, after checking the
+ * attribute holds that many bytes. */
+static int take(const char *name, const void *src, size_t have, void *dst, size_t want, size_t off,
+                char *err, size_t cap)
 {
     if (have < want) {
         fail(err, cap, "netem option %s at offset %zu has %zu bytes, expected %zu", name, off, have,
              want);
         return -1;
     }
+    memcpy(dst, src, want);
     return 0;
 }
 
@@ -439,9 +443,8 @@ int netem_decode_options(const uint8_t *opts, size_t len, struct impair_spec *ou
     if (seed_reported)
         *seed_reported = false;
     struct tc_netem_qopt qopt;
-    if (need("tc_netem_qopt", len, sizeof qopt, 0, err, cap) < 0)
+    if (take("tc_netem_qopt", opts, len, &qopt, sizeof qopt, 0, err, cap) < 0)
         return -1;
-    memcpy(&qopt, opts, sizeof qopt);
 
     int64_t lat64 = -1, jit64 = -1;
     uint64_t rate64 = 0;
@@ -463,58 +466,49 @@ int netem_decode_options(const uint8_t *opts, size_t len, struct impair_spec *ou
         size_t pl = a.nla_len - NLA_HDRLEN;
         switch (a.nla_type & NLA_TYPE_MASK) {
         case TCA_NETEM_CORR:
-            if (need("CORR", pl, sizeof corr, off, err, cap) < 0)
+            if (take("CORR", p, pl, &corr, sizeof corr, off, err, cap) < 0)
                 return -1;
-            memcpy(&corr, p, sizeof corr);
             break;
         case TCA_NETEM_REORDER:
-            if (need("REORDER", pl, sizeof reorder, off, err, cap) < 0)
+            if (take("REORDER", p, pl, &reorder, sizeof reorder, off, err, cap) < 0)
                 return -1;
-            memcpy(&reorder, p, sizeof reorder);
             have_reorder = true;
             break;
         case TCA_NETEM_CORRUPT: {
             struct tc_netem_corrupt c;
-            if (need("CORRUPT", pl, sizeof c, off, err, cap) < 0)
+            if (take("CORRUPT", p, pl, &c, sizeof c, off, err, cap) < 0)
                 return -1;
-            memcpy(&c, p, sizeof c);
             out->corrupt_ppm = u32_to_ppm(c.probability);
             out->corrupt_corr_ppm = u32_to_ppm(c.correlation);
             break;
         }
         case TCA_NETEM_RATE:
-            if (need("RATE", pl, sizeof rate, off, err, cap) < 0)
+            if (take("RATE", p, pl, &rate, sizeof rate, off, err, cap) < 0)
                 return -1;
-            memcpy(&rate, p, sizeof rate);
             break;
         case TCA_NETEM_RATE64:
-            if (need("RATE64", pl, sizeof rate64, off, err, cap) < 0)
+            if (take("RATE64", p, pl, &rate64, sizeof rate64, off, err, cap) < 0)
                 return -1;
-            memcpy(&rate64, p, sizeof rate64);
             break;
         case TCA_NETEM_ECN: {
             uint32_t v;
-            if (need("ECN", pl, sizeof v, off, err, cap) < 0)
+            if (take("ECN", p, pl, &v, sizeof v, off, err, cap) < 0)
                 return -1;
-            memcpy(&v, p, sizeof v);
             out->ecn = v != 0;
             break;
         }
         case TCA_NETEM_LATENCY64:
-            if (need("LATENCY64", pl, sizeof lat64, off, err, cap) < 0)
+            if (take("LATENCY64", p, pl, &lat64, sizeof lat64, off, err, cap) < 0)
                 return -1;
-            memcpy(&lat64, p, sizeof lat64);
             break;
         case TCA_NETEM_JITTER64:
-            if (need("JITTER64", pl, sizeof jit64, off, err, cap) < 0)
+            if (take("JITTER64", p, pl, &jit64, sizeof jit64, off, err, cap) < 0)
                 return -1;
-            memcpy(&jit64, p, sizeof jit64);
             break;
         case TCA_NETEM_SLOT: {
             struct tc_netem_slot sl;
-            if (need("SLOT", pl, sizeof sl, off, err, cap) < 0)
+            if (take("SLOT", p, pl, &sl, sizeof sl, off, err, cap) < 0)
                 return -1;
-            memcpy(&sl, p, sizeof sl);
             if (sl.min_delay < 0 || sl.max_delay < 0 || sl.min_delay / 1000 > UINT32_MAX ||
                 sl.max_delay / 1000 > UINT32_MAX) {
                 fail(err, cap, "netem SLOT at offset %zu has delays %lld..%lld ns out of range", off,
@@ -541,9 +535,8 @@ int netem_decode_options(const uint8_t *opts, size_t len, struct impair_spec *ou
                 size_t npl = na.nla_len - NLA_HDRLEN;
                 if ((na.nla_type & NLA_TYPE_MASK) == NETEM_LOSS_GE) {
                     struct tc_netem_gemodel ge;
-                    if (need("LOSS/GE", npl, sizeof ge, off + NLA_HDRLEN + noff, err, cap) < 0)
+                    if (take("LOSS/GE", np, npl, &ge, sizeof ge, off + NLA_HDRLEN + noff, err, cap) < 0)
                         return -1;
-                    memcpy(&ge, np, sizeof ge);
                     out->loss_model = IMPAIR_LOSS_GEMODEL;
                     out->loss_ppm = u32_to_ppm(ge.p);
                     out->ge_r_ppm = u32_to_ppm(ge.r);
@@ -551,9 +544,8 @@ int netem_decode_options(const uint8_t *opts, size_t len, struct impair_spec *ou
                     out->ge_1k_ppm = u32_to_ppm(ge.k1);
                 } else if ((na.nla_type & NLA_TYPE_MASK) == NETEM_LOSS_GI) {
                     struct tc_netem_gimodel gi;
-                    if (need("LOSS/GI", npl, sizeof gi, off + NLA_HDRLEN + noff, err, cap) < 0)
+                    if (take("LOSS/GI", np, npl, &gi, sizeof gi, off + NLA_HDRLEN + noff, err, cap) < 0)
                         return -1;
-                    memcpy(&gi, np, sizeof gi);
                     out->loss_model = IMPAIR_LOSS_STATE;
                     out->st_p13_ppm = u32_to_ppm(gi.p13);
                     out->st_p31_ppm = u32_to_ppm(gi.p31);
@@ -570,9 +562,8 @@ int netem_decode_options(const uint8_t *opts, size_t len, struct impair_spec *ou
             break;
         }
         case TCA_NETEM_PRNG_SEED:
-            if (need("PRNG_SEED", pl, sizeof out->seed, off, err, cap) < 0)
+            if (take("PRNG_SEED", p, pl, &out->seed, sizeof out->seed, off, err, cap) < 0)
                 return -1;
-            memcpy(&out->seed, p, sizeof out->seed);
             out->seed_given = true;
             if (seed_reported)
                 *seed_reported = true;
