@@ -26,9 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <nettle/md5.h>
 
 #include "mjpeg.h"
+#include "server/auth.h"
+#include "outbuf.h"
 #include "rtcp.h"
 #include "rtp.h"
 #include "rtpjpeg.h"
@@ -141,9 +142,7 @@ struct conn {
     unsigned q_len;          /* how many */
     uint64_t messages_in;    /* messages ever queued */
     /* output */
-    char *out;         /* bytes not written yet */
-    size_t out_len;    /* bytes in out */
-    size_t out_cap;    /* allocated */
+    struct outbuf out; /* bytes not written yet */
     uint64_t out_sent; /* bytes the kernel has taken since the connection opened */
     bool write_failed; /* a write failed; eof_why says why */
     /* server role */
@@ -432,7 +431,7 @@ static void conn_close_fd(struct conn *c)
         close(c->fd);
     c->fd = -1;
     c->in_len = 0;
-    c->out_len = 0;
+    c->out.off = c->out.len = 0;
     c->idle_parse = false;
     c->pend_len = 0;
     c->st.active = false;
@@ -640,39 +639,21 @@ static void conn_read(struct engine *e, struct conn *c)
 
 static void conn_flush(struct conn *c)
 {
-    while (c->fd >= 0 && c->out_len > 0 && !c->write_failed) {
-        ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            memmove(c->out, c->out + n, c->out_len - (size_t)n);
-            c->out_len -= (size_t)n;
-            c->out_sent += (uint64_t)n;
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-            return;
+    if (c->fd < 0 || c->write_failed || !outbuf_pending(&c->out))
+        return;
+    size_t before = outbuf_pending(&c->out);
+    int rc = outbuf_send(&c->out, c->fd);
+    c->out_sent += before - outbuf_pending(&c->out);
+    if (rc < 0) {
         c->write_failed = true;
-        snprintf(c->eof_why, sizeof c->eof_why, "write failed: %s", n < 0 ? strerror(errno) : "no progress");
+        snprintf(c->eof_why, sizeof c->eof_why, "write failed: %s", strerror(errno));
         c->eof = true;
     }
 }
 
 static int conn_queue_out(struct conn *c, const void *data, size_t len)
 {
-    if (c->out_len + len > OUT_MAX)
-        return -1;
-    if (c->out_len + len > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 65536;
-        while (cap < c->out_len + len)
-            cap *= 2;
-        char *p = realloc(c->out, cap);
-        if (!p)
-            return -1;
-        c->out = p;
-        c->out_cap = cap;
-    }
-    memcpy(c->out + c->out_len, data, len);
-    c->out_len += len;
-    return 0;
+    return outbuf_append(&c->out, data, len, OUT_MAX) ? 0 : -1;
 }
 
 static void drain_udp(struct conn *c, int fd, bool rtp)
@@ -896,11 +877,11 @@ static void service(struct engine *e, int64_t deadline_ms)
     int64_t wake = deadline_ms;
     for (unsigned i = 0; i < e->n_conns; i++) {
         struct conn *c = &e->conns[i];
-        if (c->fd >= 0 && (!c->eof || c->out_len)) {
+        if (c->fd >= 0 && (!c->eof || outbuf_pending(&c->out))) {
             short ev = 0;
             if (!c->eof && c->in_len < IN_MAX)
                 ev |= POLLIN;
-            if (c->out_len && !c->write_failed)
+            if (outbuf_pending(&c->out) && !c->write_failed)
                 ev |= POLLOUT;
             pfd[n] = (struct pollfd){.fd = c->fd, .events = ev};
             who[n].c = c;
@@ -975,7 +956,7 @@ static void service(struct engine *e, int64_t deadline_ms)
         if (c->st.active)
             stream_tick(e, c);
         rr_tick(e, c, now);
-        if (c->fd >= 0 && c->out_len)
+        if (c->fd >= 0 && outbuf_pending(&c->out))
             conn_flush(c);
     }
     fire_events(e);
@@ -1051,32 +1032,19 @@ struct lookup_ctx {
     char tmp[2048];     /* storage for computed values */
 };
 
-static void md5_hex(const char *s, size_t n, char out[33])
-{
-    struct md5_ctx ctx;
-    uint8_t d[MD5_DIGEST_SIZE];
-    md5_init(&ctx);
-    md5_update(&ctx, n, (const uint8_t *)s);
-    md5_digest(&ctx, sizeof d, d);
-    for (int i = 0; i < MD5_DIGEST_SIZE; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 /* RFC 2617 3.2.2 request-digest (MD5); qop "auth" or NULL for RFC 2069. */
 static void digest_response(const char *user, const char *realm, const char *pass, const char *method,
                             const char *uri, const char *nonce, const char *qop, const char *nc,
-                            const char *cnonce, char out[33])
+                            const char *cnonce, char out[AUTH_DIGEST_HEX_LEN + 1])
 {
-    char buf[2048], ha1[33], ha2[33];
-    int n = snprintf(buf, sizeof buf, "%s:%s:%s", user, realm, pass);
-    md5_hex(buf, n < 0 ? 0 : (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n, ha1);
-    n = snprintf(buf, sizeof buf, "%s:%s", method, uri);
-    md5_hex(buf, n < 0 ? 0 : (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n, ha2);
-    if (qop)
-        n = snprintf(buf, sizeof buf, "%s:%s:%s:%s:%s:%s", ha1, nonce, nc, cnonce, qop, ha2);
-    else
-        n = snprintf(buf, sizeof buf, "%s:%s:%s", ha1, nonce, ha2);
-    md5_hex(buf, n < 0 ? 0 : (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n, out);
+#define WS(x) ((struct wire_str){(x), strlen(x)})
+    struct auth_digest_input in = {
+        .user = WS(user), .realm = WS(realm), .password = WS(pass), .method = WS(method),
+        .uri = WS(uri), .nonce = WS(nonce), .qop = qop ? WS(qop) : (struct wire_str){NULL, 0},
+        .nc = WS(nc), .cnonce = WS(cnonce),
+    };
+#undef WS
+    auth_digest_response(&in, out);
 }
 
 static void base64(const uint8_t *in, size_t n, char *out, size_t cap)
@@ -1734,7 +1702,7 @@ static int write_bytes(struct engine *e, struct conn *c, const struct scenario_s
             FAIL(e, "scenario.send", st->line, st->column, -1, "cannot queue %zu bytes", n);
             return -1;
         }
-        struct flush_wait fw = {.c = c, .target = c->out_sent + c->out_len};
+        struct flush_wait fw = {.c = c, .target = c->out_sent + outbuf_pending(&c->out)};
         conn_flush(c);
         int w = wait_for(e, deadline, pred_flushed, &fw);
         if (c->write_failed) {
@@ -3174,9 +3142,9 @@ int replay_run(const struct scenario *sc, const struct replay_target *t, const s
     for (unsigned i = 0; i < e->n_conns; i++) {
         struct conn *c = &e->conns[i];
         c->st.active = false;
-        if (c->fd >= 0 && c->out_len && !c->eof) {
+        if (c->fd >= 0 && outbuf_pending(&c->out) && !c->eof) {
             int64_t until = mono_ms() + 200;
-            while (c->out_len && !c->write_failed && mono_ms() < until) {
+            while (outbuf_pending(&c->out) && !c->write_failed && mono_ms() < until) {
                 struct pollfd p = {.fd = c->fd, .events = POLLOUT};
                 if (poll(&p, 1, 20) > 0)
                     conn_flush(c);
@@ -3193,7 +3161,7 @@ int replay_run(const struct scenario *sc, const struct replay_target *t, const s
         if (c->rtcp_fd >= 0)
             close(c->rtcp_fd);
         free(c->in);
-        free(c->out);
+        outbuf_free(&c->out);
     }
     if (e->accepted_fd >= 0)
         close(e->accepted_fd);

@@ -1,5 +1,6 @@
-/* Bytes queued for a non-blocking stream socket: what the RTSP connections
- * and the HTTP live view have written and the peer has not taken yet. */
+/* Bytes queued for a non-blocking stream socket: what a program has written
+ * and the peer has not taken yet (the reference server's RTSP connections
+ * and HTTP live view, the replay engine's RTSP connections). */
 #ifndef RTSP_HARNESS_OUTBUF_H
 #define RTSP_HARNESS_OUTBUF_H
 
