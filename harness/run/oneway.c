@@ -213,9 +213,7 @@ static void dist_of(double *v, size_t n, struct oneway_dist *out)
     out->mean = sum / (double)n;
 }
 
-/* Read one capture: packets from src go to `sending` (this capture is
- * their sender's side), packets to src... are matched by the caller in a
- * second pass. */
+/* Read one capture, handing every IPv4 packet that was captured whole to fn. */
 typedef int (*pkt_fn)(void *ctx, const uint8_t *ip, size_t len, int64_t ts, uint64_t frame);
 
 static int read_capture(const char *path, pkt_fn fn, void *ctx, char *err, size_t cap)
@@ -253,10 +251,18 @@ static int read_capture(const char *path, pkt_fn fn, void *ctx, char *err, size_
     return 0;
 }
 
+/* One arrival in the receiving side's capture, kept until the sending
+ * side's packets are indexed. */
+struct arrival {
+    uint64_t hash; /* FNV-1a of the whole IP packet */
+    int64_t ts;    /* capture time */
+};
+
 struct pass_ctx {
     uint32_t from;              /* source address of the direction (network order) */
     uint32_t to;                /* destination address */
-    struct dirstate *d;         /* the direction */
+    struct dirstate d;          /* the sending side's packets */
+    struct arrival *arr; size_t n_arr, cap_arr; /* the receiving side's, in capture order */
     struct oneway_dir *out;     /* counters */
     double *delays; size_t n_delays, cap_delays; /* per delivered packet */
     uint64_t highest_sent_index; bool any;       /* reorder detection */
@@ -270,23 +276,31 @@ static bool in_direction(const struct pass_ctx *c, const uint8_t *ip)
     return src == c->from && dst == c->to;
 }
 
-static int on_sender(void *ctx, const uint8_t *ip, size_t len, int64_t ts, uint64_t frame)
+/* One capture is read once: it is the sending side of one direction and
+ * the receiving side of the other. */
+struct file_ctx {
+    struct pass_ctx *sending;   /* packets this side sent */
+    struct pass_ctx *receiving; /* packets this side received */
+};
+
+static int on_packet(void *ctx, const uint8_t *ip, size_t len, int64_t ts, uint64_t frame)
 {
-    struct pass_ctx *c = ctx;
-    if (!in_direction(c, ip))
-        return 0;
-    return add_sent(c->d, ip, len, ts, frame);
+    struct file_ctx *f = ctx;
+    if (in_direction(f->sending, ip))
+        return add_sent(&f->sending->d, ip, len, ts, frame);
+    if (in_direction(f->receiving, ip)) {
+        struct pass_ctx *c = f->receiving;
+        if (grow((void **)&c->arr, &c->cap_arr, c->n_arr + 1, sizeof *c->arr) != 0)
+            return -1;
+        c->arr[c->n_arr++] = (struct arrival){fnv1a(ip, len), ts};
+    }
+    return 0;
 }
 
-static int on_receiver(void *ctx, const uint8_t *ip, size_t len, int64_t ts, uint64_t frame)
+static int match_arrival(struct pass_ctx *c, uint64_t h, int64_t ts)
 {
-    (void)frame;
-    struct pass_ctx *c = ctx;
-    if (!in_direction(c, ip))
-        return 0;
     c->out->received++;
-    uint64_t h = fnv1a(ip, len);
-    struct dirstate *d = c->d;
+    struct dirstate *d = &c->d;
     uint32_t i = d->buckets[(size_t)h & (d->n_buckets - 1)];
     uint32_t first_match = UINT32_MAX;
     for (; i != UINT32_MAX; i = d->pkts[i].next) {
@@ -326,24 +340,24 @@ static int on_receiver(void *ctx, const uint8_t *ip, size_t len, int64_t ts, uin
     return 0;
 }
 
-static int measure_dir(const char *send_pcap, const char *recv_pcap, uint32_t from, uint32_t to,
-                       struct oneway_dir *out, char *err, size_t cap)
+/* Match the direction's arrivals against what was sent and fill its
+ * counters and distributions. */
+static int finish_dir(struct pass_ctx *c, char *err, size_t cap)
 {
-    struct dirstate d;
-    memset(&d, 0, sizeof d);
-    struct pass_ctx c = {.from = from, .to = to, .d = &d, .out = out};
-    int rc = -1;
-    if (read_capture(send_pcap, on_sender, &c, err, cap) != 0)
-        goto out;
-    if (index_sent(&d) != 0) {
-        snprintf(err, cap, "%s: out of memory", send_pcap);
-        goto out;
+    struct dirstate *d = &c->d;
+    struct oneway_dir *out = c->out;
+    if (index_sent(d) != 0) {
+        snprintf(err, cap, "one-way delay: out of memory");
+        return -1;
     }
-    if (read_capture(recv_pcap, on_receiver, &c, err, cap) != 0)
-        goto out;
-    out->sent = d.n;
-    for (size_t i = 0; i < d.n; i++) {
-        const struct sent_pkt *p = &d.pkts[i];
+    for (size_t k = 0; k < c->n_arr; k++)
+        if (match_arrival(c, c->arr[k].hash, c->arr[k].ts) != 0) {
+            snprintf(err, cap, "one-way delay: out of memory");
+            return -1;
+        }
+    out->sent = d->n;
+    for (size_t i = 0; i < d->n; i++) {
+        const struct sent_pkt *p = &d->pkts[i];
         if (p->copies)
             out->delivered++;
         if (p->rtp) {
@@ -357,15 +371,15 @@ static int measure_dir(const char *send_pcap, const char *recv_pcap, uint32_t fr
         }
     }
     out->lost = out->sent - out->delivered;
-    dist_of(c.delays, c.n_delays, &out->delay_ms);
-    double *fd = d.n_groups ? malloc(d.n_groups * sizeof *fd) : NULL;
+    dist_of(c->delays, c->n_delays, &out->delay_ms);
+    double *fd = d->n_groups ? malloc(d->n_groups * sizeof *fd) : NULL;
     size_t n_fd = 0;
-    if (d.n_groups && !fd) {
-        snprintf(err, cap, "%s: out of memory", send_pcap);
-        goto out;
+    if (d->n_groups && !fd) {
+        snprintf(err, cap, "one-way delay: out of memory");
+        return -1;
     }
-    for (size_t i = 0; i < d.n_groups; i++) {
-        const struct group *g = &d.groups[i];
+    for (size_t i = 0; i < d->n_groups; i++) {
+        const struct group *g = &d->groups[i];
         out->frames_sent++;
         if (g->delivered < g->packets)
             out->frames_lost++;
@@ -374,14 +388,17 @@ static int measure_dir(const char *send_pcap, const char *recv_pcap, uint32_t fr
     }
     dist_of(fd, n_fd, &out->frame_delay_ms);
     free(fd);
-    rc = 0;
-out:
-    free(c.delays);
-    free(d.pkts);
-    free(d.buckets);
-    free(d.groups);
-    free(d.gbuckets);
-    return rc;
+    return 0;
+}
+
+static void pass_free(struct pass_ctx *c)
+{
+    free(c->arr);
+    free(c->delays);
+    free(c->d.pkts);
+    free(c->d.buckets);
+    free(c->d.groups);
+    free(c->d.gbuckets);
 }
 
 int oneway_measure(const char *sut_pcap, const char *peer_pcap, const char *sut_addr,
@@ -393,7 +410,15 @@ int oneway_measure(const char *sut_pcap, const char *peer_pcap, const char *sut_
         snprintf(err, cap, "one-way delay: bad address %s or %s", sut_addr, peer_addr);
         return -1;
     }
-    if (measure_dir(sut_pcap, peer_pcap, sut.s_addr, peer.s_addr, &out->to_peer, err, cap) != 0)
-        return -1;
-    return measure_dir(peer_pcap, sut_pcap, peer.s_addr, sut.s_addr, &out->to_sut, err, cap);
+    struct pass_ctx to_peer = {.from = sut.s_addr, .to = peer.s_addr, .out = &out->to_peer};
+    struct pass_ctx to_sut = {.from = peer.s_addr, .to = sut.s_addr, .out = &out->to_sut};
+    struct file_ctx at_sut = {&to_peer, &to_sut}, at_peer = {&to_sut, &to_peer};
+    int rc = -1;
+    if (read_capture(sut_pcap, on_packet, &at_sut, err, cap) == 0 &&
+        read_capture(peer_pcap, on_packet, &at_peer, err, cap) == 0 &&
+        finish_dir(&to_peer, err, cap) == 0 && finish_dir(&to_sut, err, cap) == 0)
+        rc = 0;
+    pass_free(&to_peer);
+    pass_free(&to_sut);
+    return rc;
 }

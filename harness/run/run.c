@@ -736,12 +736,18 @@ static __attribute__((noinline)) bool same_endpoint(const char *a, const char *b
     return strcmp(a, b) == 0;
 }
 
-/* The pcap frame of an exchange's reply (or request), from the analysis of
- * the SUT-side capture: connection by addresses, exchange by CSeq. */
-static uint64_t exchange_frame(const struct analysis *a, const struct replay_exchange *x, bool reply)
+/* The pcap frames of an exchange's request and reply in the SUT-side
+ * capture (0 when not found): connection by addresses, exchange by CSeq. */
+struct exchange_frames {
+    uint64_t request; /* the request's first frame */
+    uint64_t reply;   /* the reply's first frame, else the request's */
+};
+
+static struct exchange_frames find_exchange_frames(const struct analysis *a, const struct replay_exchange *x)
 {
+    struct exchange_frames f = {0, 0};
     if (!a || !x->has_cseq)
-        return 0;
+        return f;
     for (size_t i = 0; i < a->n_connections; i++) {
         const struct analyze_connection *c = &a->connections[i];
         bool same = (same_endpoint(c->client, x->local) && same_endpoint(c->server, x->remote)) ||
@@ -749,11 +755,13 @@ static uint64_t exchange_frame(const struct analysis *a, const struct replay_exc
         if (!same)
             continue;
         for (size_t k = 0; k < c->n_exchanges; k++)
-            if (c->exchanges[k].has_cseq && c->exchanges[k].cseq == x->cseq)
-                return reply && c->exchanges[k].response_frame ? c->exchanges[k].response_frame
-                                                               : c->exchanges[k].frame;
+            if (c->exchanges[k].has_cseq && c->exchanges[k].cseq == x->cseq) {
+                f.request = c->exchanges[k].frame;
+                f.reply = c->exchanges[k].response_frame ? c->exchanges[k].response_frame : f.request;
+                return f;
+            }
     }
-    return 0;
+    return f;
 }
 
 struct run_summary_row {
@@ -1036,14 +1044,20 @@ finish:
         }
     }
 
+    /* Each exchange's frames, looked up once for failures, findings and
+     * the transcript. */
+    struct exchange_frames *xf = calloc(rr.n_exchanges ? rr.n_exchanges : 1, sizeof *xf);
+    for (size_t k = 0; xf && k < rr.n_exchanges; k++)
+        xf[k] = find_exchange_frames(an, &rr.exchanges[k]);
+
     /* Live failures, with the pcap frame of their exchange. */
     for (size_t i = 0; i < rr.n_failures; i++) {
         const struct replay_failure *f = &rr.failures[i];
         json_t *fj = json_pack("{s:s,s:s,s:i,s:i,s:s}", "check", f->check, "source", "replay", "line",
                                (int)f->line, "column", (int)f->column, "message", f->message);
         uint64_t frame = 0;
-        if (f->exchange >= 0 && (size_t)f->exchange < rr.n_exchanges)
-            frame = exchange_frame(an, &rr.exchanges[f->exchange], true);
+        if (xf && f->exchange >= 0 && (size_t)f->exchange < rr.n_exchanges)
+            frame = xf[f->exchange].reply;
         if (frame) {
             json_object_set_new(fj, "pcap", json_string(r->sut_pcap));
             json_object_set_new(fj, "frame", json_integer((json_int_t)frame));
@@ -1084,12 +1098,9 @@ finish:
                 continue; /* five of each in the report; the analysis file has them all */
             /* The scenario line: the exchange with that request frame. */
             unsigned line = 0;
-            for (size_t k = 0; k < rr.n_exchanges && !line; k++) {
-                uint64_t req = exchange_frame(an, &rr.exchanges[k], false);
-                uint64_t rep = exchange_frame(an, &rr.exchanges[k], true);
-                if (fd->frame && (fd->frame == req || fd->frame == rep))
+            for (size_t k = 0; xf && k < rr.n_exchanges && !line; k++)
+                if (fd->frame && (fd->frame == xf[k].request || fd->frame == xf[k].reply))
                     line = rr.exchanges[k].line;
-            }
             json_t *fj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "check", def->id, "source", "analyzer", "rfc",
                                    def->rfc, "message", fd->detail, "where", fd->where, "pcap", r->sut_pcap);
             json_object_set_new(fj, "frame", json_integer((json_int_t)fd->frame));
@@ -1104,12 +1115,10 @@ finish:
 
     /* One-way measurements between the two captures. */
     struct oneway ow;
-    bool have_ow = false;
     if (lab && (replayed || cs_sut.frames)) {
         char oerr[512];
         if (oneway_measure(r->sut_pcap, r->peer_pcap, NETLAB_SUT_ADDR, NETLAB_PEER_ADDR, &ow, oerr,
                            sizeof oerr) == 0) {
-            have_ow = true;
             json_t *m = json_object();
             json_object_set_new(m, "to_peer", oneway_dir_json(&ow.to_peer, r->sut_pcap));
             json_object_set_new(m, "to_sut", oneway_dir_json(&ow.to_sut, r->peer_pcap));
@@ -1186,11 +1195,9 @@ finish:
             json_object_set_new(xj, "response_s", json_real((double)(x->response_ns - r->im.t0_ns) / 1e9));
         json_object_set_new(xj, "request", x->request_text ? json_string(x->request_text) : json_null());
         json_object_set_new(xj, "response", x->response_text ? json_string(x->response_text) : json_null());
-        uint64_t fr = exchange_frame(an, x, false);
+        uint64_t fr = xf ? xf[i].request : 0;
         if (fr)
             json_object_set_new(xj, "frame", json_integer((json_int_t)fr));
-        if (!json_is_string(json_object_get(xj, "request")))
-            json_object_set_new(xj, "request", json_null());
         json_array_append_new(xs, xj);
     }
     json_object_set_new(sj, "exchanges", xs);
@@ -1248,7 +1255,7 @@ finish:
         }
     }
 
-    (void)have_ow;
+    free(xf);
     analysis_free(an);
     replay_result_free(&rr);
     pthread_mutex_destroy(&r->im.lock);
