@@ -3,6 +3,7 @@
  * the ethtool ioctl. See netlab.h for the topology and why nothing is named
  * under /run/netns. */
 #include "netlab.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,28 +16,17 @@
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && cap)
-        vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 int netlab_enter(int ns_fd, char *err, size_t cap)
 {
     if (setns(ns_fd, CLONE_NEWNET) != 0)
-        return fail(err, cap, "setns into network namespace (fd %d): %s", ns_fd, strerror(errno));
+        return wire_errf(err, cap, "setns into network namespace (fd %d): %s", ns_fd, strerror(errno));
     return 0;
 }
 
@@ -45,17 +35,17 @@ int netlab_enter(int ns_fd, char *err, size_t cap)
 static int new_namespace(int ns_orig, char *err, size_t cap)
 {
     if (unshare(CLONE_NEWNET) != 0)
-        return fail(err, cap, "unshare(CLONE_NEWNET): %s (the lab needs root or CAP_SYS_ADMIN)",
+        return wire_errf(err, cap, "unshare(CLONE_NEWNET): %s (the lab needs root or CAP_SYS_ADMIN)",
                     strerror(errno));
     int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     int saved = errno;
     if (setns(ns_orig, CLONE_NEWNET) != 0) {
         if (fd >= 0)
             close(fd);
-        return fail(err, cap, "setns back to the harness's namespace: %s", strerror(errno));
+        return wire_errf(err, cap, "setns back to the harness's namespace: %s", strerror(errno));
     }
     if (fd < 0)
-        return fail(err, cap, "open /proc/thread-self/ns/net: %s", strerror(saved));
+        return wire_errf(err, cap, "open /proc/thread-self/ns/net: %s", strerror(saved));
     return fd;
 }
 
@@ -63,12 +53,12 @@ static struct nl_sock *nl_open(char *err, size_t cap)
 {
     struct nl_sock *sk = nl_socket_alloc();
     if (!sk) {
-        fail(err, cap, "netlink: out of memory");
+        wire_errf(err, cap, "netlink: out of memory");
         return NULL;
     }
     int rc = nl_connect(sk, NETLINK_ROUTE);
     if (rc < 0) {
-        fail(err, cap, "netlink connect: %s", nl_geterror(rc));
+        wire_errf(err, cap, "netlink connect: %s", nl_geterror(rc));
         nl_socket_free(sk);
         return NULL;
     }
@@ -80,11 +70,11 @@ static int link_up(struct nl_sock *sk, const char *ifname, bool up, char *err, s
     struct rtnl_link *link = NULL;
     int rc = rtnl_link_get_kernel(sk, 0, ifname, &link);
     if (rc < 0)
-        return fail(err, cap, "link %s: %s", ifname, nl_geterror(rc));
+        return wire_errf(err, cap, "link %s: %s", ifname, nl_geterror(rc));
     struct rtnl_link *change = rtnl_link_alloc();
     if (!change) {
         rtnl_link_put(link);
-        return fail(err, cap, "link %s: out of memory", ifname);
+        return wire_errf(err, cap, "link %s: out of memory", ifname);
     }
     if (up)
         rtnl_link_set_flags(change, IFF_UP);
@@ -94,7 +84,7 @@ static int link_up(struct nl_sock *sk, const char *ifname, bool up, char *err, s
     rtnl_link_put(change);
     rtnl_link_put(link);
     if (rc < 0)
-        return fail(err, cap, "link %s %s: %s", ifname, up ? "up" : "down", nl_geterror(rc));
+        return wire_errf(err, cap, "link %s %s: %s", ifname, up ? "up" : "down", nl_geterror(rc));
     return 0;
 }
 
@@ -102,15 +92,15 @@ static int add_address(struct nl_sock *sk, const char *ifname, const char *cidr,
 {
     int ifindex = (int)if_nametoindex(ifname);
     if (ifindex == 0)
-        return fail(err, cap, "address %s: no interface %s", cidr, ifname);
+        return wire_errf(err, cap, "address %s: no interface %s", cidr, ifname);
     struct nl_addr *local = NULL;
     int rc = nl_addr_parse(cidr, AF_INET, &local);
     if (rc < 0)
-        return fail(err, cap, "address %s: %s", cidr, nl_geterror(rc));
+        return wire_errf(err, cap, "address %s: %s", cidr, nl_geterror(rc));
     struct rtnl_addr *addr = rtnl_addr_alloc();
     if (!addr) {
         nl_addr_put(local);
-        return fail(err, cap, "address %s: out of memory", cidr);
+        return wire_errf(err, cap, "address %s: out of memory", cidr);
     }
     rtnl_addr_set_ifindex(addr, ifindex);
     rtnl_addr_set_local(addr, local);
@@ -118,7 +108,7 @@ static int add_address(struct nl_sock *sk, const char *ifname, const char *cidr,
     rtnl_addr_put(addr);
     nl_addr_put(local);
     if (rc < 0)
-        return fail(err, cap, "address %s on %s: %s", cidr, ifname, nl_geterror(rc));
+        return wire_errf(err, cap, "address %s on %s: %s", cidr, ifname, nl_geterror(rc));
     return 0;
 }
 
@@ -128,12 +118,12 @@ static int write_sysctl(const char *path, const char *value, char *err, size_t c
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, cap, "open %s: %s", path, strerror(errno));
+        return wire_errf(err, cap, "open %s: %s", path, strerror(errno));
     ssize_t n = write(fd, value, strlen(value));
     int saved = errno;
     close(fd);
     if (n != (ssize_t)strlen(value))
-        return fail(err, cap, "write %s: %s", path, n < 0 ? strerror(saved) : "short write");
+        return wire_errf(err, cap, "write %s: %s", path, n < 0 ? strerror(saved) : "short write");
     return 0;
 }
 
@@ -151,7 +141,7 @@ int netlab_offloads_off(const char *ifname, char *err, size_t cap)
     };
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return fail(err, cap, "ethtool socket: %s", strerror(errno));
+        return wire_errf(err, cap, "ethtool socket: %s", strerror(errno));
     for (size_t i = 0; i < sizeof features / sizeof features[0]; i++) {
         struct ethtool_value ev = {.cmd = features[i].cmd, .data = 0};
         struct ifreq ifr;
@@ -161,7 +151,7 @@ int netlab_offloads_off(const char *ifname, char *err, size_t cap)
         if (ioctl(fd, SIOCETHTOOL, &ifr) != 0) {
             int saved = errno;
             close(fd);
-            return fail(err, cap, "%s: turning %s off: %s", ifname, features[i].name, strerror(saved));
+            return wire_errf(err, cap, "%s: turning %s off: %s", ifname, features[i].name, strerror(saved));
         }
     }
     close(fd);
@@ -174,7 +164,7 @@ static int make_veth(struct nl_sock *sk, const char *name, const char *far_name,
 {
     struct rtnl_link *link = rtnl_link_veth_alloc();
     if (!link)
-        return fail(err, cap, "veth %s: out of memory", name);
+        return wire_errf(err, cap, "veth %s: out of memory", name);
     rtnl_link_set_name(link, name);
     struct rtnl_link *peer = rtnl_link_veth_get_peer(link);
     rtnl_link_set_name(peer, far_name);
@@ -183,7 +173,7 @@ static int make_veth(struct nl_sock *sk, const char *name, const char *far_name,
     rtnl_link_put(peer);
     rtnl_link_veth_release(link);
     if (rc < 0)
-        return fail(err, cap, "veth %s/%s: %s", name, far_name, nl_geterror(rc));
+        return wire_errf(err, cap, "veth %s/%s: %s", name, far_name, nl_geterror(rc));
     return 0;
 }
 
@@ -219,7 +209,7 @@ static int setup_router(bool kernel_bridge, char *err, size_t cap)
     if (kernel_bridge) {
         int brc = rtnl_link_bridge_add(sk, NETLAB_BRIDGE_IF);
         if (brc < 0) {
-            fail(err, cap, "bridge %s: %s", NETLAB_BRIDGE_IF, nl_geterror(brc));
+            wire_errf(err, cap, "bridge %s: %s", NETLAB_BRIDGE_IF, nl_geterror(brc));
             goto out;
         }
         int br = (int)if_nametoindex(NETLAB_BRIDGE_IF);
@@ -228,7 +218,7 @@ static int setup_router(bool kernel_bridge, char *err, size_t cap)
             int idx = (int)if_nametoindex(ports[i]);
             int erc = rtnl_link_enslave_ifindex(sk, br, idx);
             if (erc < 0) {
-                fail(err, cap, "bridge %s: adding %s: %s", NETLAB_BRIDGE_IF, ports[i], nl_geterror(erc));
+                wire_errf(err, cap, "bridge %s: adding %s: %s", NETLAB_BRIDGE_IF, ports[i], nl_geterror(erc));
                 goto out;
             }
         }
@@ -303,12 +293,12 @@ int netlab_create(struct netlab *lab, bool kernel_bridge, char *err, size_t cap)
     lab->kernel_bridge = kernel_bridge;
     lab->ns_orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (lab->ns_orig < 0)
-        return fail(err, cap, "open /proc/thread-self/ns/net: %s", strerror(errno));
+        return wire_errf(err, cap, "open /proc/thread-self/ns/net: %s", strerror(errno));
     char why[200];
     if ((lab->ns_peer = new_namespace(lab->ns_orig, why, sizeof why)) < 0 ||
         (lab->ns_router = new_namespace(lab->ns_orig, why, sizeof why)) < 0 ||
         (lab->ns_sut = new_namespace(lab->ns_orig, why, sizeof why)) < 0) {
-        fail(err, cap, "network lab: %s", why);
+        wire_errf(err, cap, "network lab: %s", why);
         netlab_destroy(lab);
         return -1;
     }
@@ -318,7 +308,7 @@ int netlab_create(struct netlab *lab, bool kernel_bridge, char *err, size_t cap)
     if (in_namespace(lab, lab->ns_router, do_router, &ra, why, sizeof why) != 0 ||
         in_namespace(lab, lab->ns_peer, do_end, &peer, why, sizeof why) != 0 ||
         in_namespace(lab, lab->ns_sut, do_end, &sut, why, sizeof why) != 0) {
-        fail(err, cap, "network lab: %s", why);
+        wire_errf(err, cap, "network lab: %s", why);
         netlab_destroy(lab);
         return -1;
     }
@@ -345,7 +335,7 @@ int netlab_link_set_up(int ns_fd, const char *ifname, bool up, char *err, size_t
 {
     struct netlab here = {.ns_orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)};
     if (here.ns_orig < 0)
-        return fail(err, cap, "open /proc/thread-self/ns/net: %s", strerror(errno));
+        return wire_errf(err, cap, "open /proc/thread-self/ns/net: %s", strerror(errno));
     struct updown_args a = {ifname, up};
     int rc = in_namespace(&here, ns_fd, do_updown, &a, err, cap);
     close(here.ns_orig);

@@ -17,7 +17,6 @@
 #include <math.h>
 #include <net/if.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,18 +47,6 @@
 #define REQUEST_MAX (64 * 1024)     /* a netlink request with the largest table fits */
 #define JITTER_MAX_US 2147483u      /* netem caps jitter at INT_MAX ns */
 
-/* ---- errors ---- */
-
-/* Write a formatted message into err (truncating at cap). */
-static void __attribute__((format(printf, 3, 4))) fail(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!err || cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- probabilities ---- */
 
@@ -91,39 +78,39 @@ static int check_spec(const struct impair_spec *s, char *err, size_t cap)
     if (impair_check(s, err, cap) < 0)
         return -1;
     if (s->jitter_us > JITTER_MAX_US) {
-        fail(err, cap, "jitter %u us is above netem's limit of %u us", s->jitter_us, JITTER_MAX_US);
+        wire_errf(err, cap, "jitter %u us is above netem's limit of %u us", s->jitter_us, JITTER_MAX_US);
         return -1;
     }
     if (s->dist_given && s->jitter_us == 0) {
-        fail(err, cap, "distribution %s needs a delay with jitter (netem draws the jitter from it)",
+        wire_errf(err, cap, "distribution %s needs a delay with jitter (netem draws the jitter from it)",
              dist_name(s->dist));
         return -1;
     }
     if (s->reorder_ppm && s->delay_us == 0) {
-        fail(err, cap, "reorder needs a delay: netem reorders by sending some packets without it");
+        wire_errf(err, cap, "reorder needs a delay: netem reorders by sending some packets without it");
         return -1;
     }
     if (s->reorder_gap && s->reorder_ppm == 0) {
-        fail(err, cap, "reorder gap %u needs a reorder percentage", s->reorder_gap);
+        wire_errf(err, cap, "reorder gap %u needs a reorder percentage", s->reorder_gap);
         return -1;
     }
     bool has_loss = (s->loss_model == IMPAIR_LOSS_RANDOM && s->loss_ppm) ||
                     s->loss_model == IMPAIR_LOSS_GEMODEL || s->loss_model == IMPAIR_LOSS_STATE;
     if (s->ecn && !has_loss) {
-        fail(err, cap, "ecn needs a loss model (netem marks the packets it would drop)");
+        wire_errf(err, cap, "ecn needs a loss model (netem marks the packets it would drop)");
         return -1;
     }
     if (s->rate_bps % 8) {
-        fail(err, cap, "rate %llu bit/s is not a whole number of bytes per second (netem counts bytes)",
+        wire_errf(err, cap, "rate %llu bit/s is not a whole number of bytes per second (netem counts bytes)",
              (unsigned long long)s->rate_bps);
         return -1;
     }
     if ((s->slot_packets || s->slot_bytes) && !s->slot_min_us && !s->slot_max_us) {
-        fail(err, cap, "slot packets/bytes need a slot delay");
+        wire_errf(err, cap, "slot packets/bytes need a slot delay");
         return -1;
     }
     if (s->rate_bps == 0 && (s->rate_packet_overhead || s->rate_cell_size || s->rate_cell_overhead)) {
-        fail(err, cap, "rate overheads and cell size need a rate");
+        wire_errf(err, cap, "rate overheads and cell size need a rate");
         return -1;
     }
     return 0;
@@ -147,7 +134,7 @@ static int load_dist_file(const char *path, int16_t *table, size_t max, size_t *
         lineno++;
         size_t ll = strlen(line);
         if (ll == sizeof line - 1 && line[ll - 1] != '\n') {
-            fail(err, cap, "%s:%u: line longer than %zu bytes", path, lineno, sizeof line - 2);
+            wire_errf(err, cap, "%s:%u: line longer than %zu bytes", path, lineno, sizeof line - 2);
             fclose(f);
             return -EINVAL;
         }
@@ -163,13 +150,13 @@ static int load_dist_file(const char *path, int16_t *table, size_t max, size_t *
             if (end == p)
                 break;
             if (errno || v < INT16_MIN || v > INT16_MAX) {
-                fail(err, cap, "%s:%u:%ld: value out of the 16-bit range", path, lineno,
+                wire_errf(err, cap, "%s:%u:%ld: value out of the 16-bit range", path, lineno,
                      (long)(p - line) + 1);
                 fclose(f);
                 return -EINVAL;
             }
             if (*n >= max) {
-                fail(err, cap, "%s:%u: more than %zu values (netem's maximum)", path, lineno, max);
+                wire_errf(err, cap, "%s:%u: more than %zu values (netem's maximum)", path, lineno, max);
                 fclose(f);
                 return -EINVAL;
             }
@@ -179,7 +166,7 @@ static int load_dist_file(const char *path, int16_t *table, size_t max, size_t *
         while (*p == ' ' || *p == '\t')
             p++;
         if (*p != '\n' && *p != '\0') {
-            fail(err, cap, "%s:%u:%ld: not a number", path, lineno, (long)(p - line) + 1);
+            wire_errf(err, cap, "%s:%u:%ld: not a number", path, lineno, (long)(p - line) + 1);
             fclose(f);
             return -EINVAL;
         }
@@ -187,11 +174,11 @@ static int load_dist_file(const char *path, int16_t *table, size_t max, size_t *
     bool bad = ferror(f);
     fclose(f);
     if (bad) {
-        fail(err, cap, "%s: read error", path);
+        wire_errf(err, cap, "%s: read error", path);
         return -EIO;
     }
     if (*n == 0) {
-        fail(err, cap, "%s: no values", path);
+        wire_errf(err, cap, "%s: no values", path);
         return -EINVAL;
     }
     return 0;
@@ -223,7 +210,7 @@ static int load_dist(enum impair_dist d, int16_t *table, size_t max, size_t *n, 
         char path[PATH_MAX];
         int w = snprintf(path, sizeof path, "%s/%s.dist", dirs[i], name);
         if (w < 0 || (size_t)w >= sizeof path) {
-            fail(err, cap, "distribution table path %s/%s.dist is too long", dirs[i], name);
+            wire_errf(err, cap, "distribution table path %s/%s.dist is too long", dirs[i], name);
             return -1;
         }
         char ferr[320] = "";
@@ -232,16 +219,16 @@ static int load_dist(enum impair_dist d, int16_t *table, size_t max, size_t *n, 
             return 0;
         if (r != -ENOENT) {
             if (ferr[0])
-                fail(err, cap, "%s", ferr);
+                wire_errf(err, cap, "%s", ferr);
             else
-                fail(err, cap, "%s: %s", path, strerror(-r));
+                wire_errf(err, cap, "%s: %s", path, strerror(-r));
             return -1;
         }
         w = snprintf(tried + tl, sizeof tried - tl, "%s%s", tl ? ", " : "", path);
         if (w > 0 && (size_t)w < sizeof tried - tl)
             tl += (size_t)w;
     }
-    fail(err, cap,
+    wire_errf(err, cap,
          "distribution %s needs iproute2's table %s.dist, which is not installed (looked for %s); "
          "install iproute2 or set TC_LIB_DIR to the directory that holds it",
          name, name, tried);
@@ -266,7 +253,7 @@ static struct nl_msg *build_msg(int ifindex, const struct impair_spec *s, char *
     if (s->jitter_us) {
         table = malloc(NETEM_DIST_MAX * sizeof *table);
         if (!table) {
-            fail(err, cap, "out of memory for the distribution table");
+            wire_errf(err, cap, "out of memory for the distribution table");
             return NULL;
         }
         if (load_dist(s->dist, table, NETEM_DIST_MAX, &table_len, err, cap) < 0) {
@@ -323,7 +310,7 @@ static struct nl_msg *build_msg(int ifindex, const struct impair_spec *s, char *
     struct nl_msg *m = nlmsg_alloc_size(REQUEST_MAX);
     if (!m) {
         free(table);
-        fail(err, cap, "out of memory for the netlink request");
+        wire_errf(err, cap, "out of memory for the netlink request");
         return NULL;
     }
     struct tcmsg tcm = {
@@ -398,7 +385,7 @@ static struct nl_msg *build_msg(int ifindex, const struct impair_spec *s, char *
 too_big:
     free(table);
     nlmsg_free(m);
-    fail(err, cap, "netem request does not fit in %d bytes", REQUEST_MAX);
+    wire_errf(err, cap, "netem request does not fit in %d bytes", REQUEST_MAX);
     return NULL;
 }
 
@@ -410,7 +397,7 @@ int netem_build_request(int ifindex, const struct impair_spec *s, uint8_t *buf, 
         return -1;
     struct nlmsghdr *h = nlmsg_hdr(m);
     if (h->nlmsg_len > cap) {
-        fail(err, errcap, "netem request of %u bytes does not fit in %zu", h->nlmsg_len, cap);
+        wire_errf(err, errcap, "netem request of %u bytes does not fit in %zu", h->nlmsg_len, cap);
         nlmsg_free(m);
         return -1;
     }
@@ -428,7 +415,7 @@ static int take(const char *name, const void *src, size_t have, void *dst, size_
                 char *err, size_t cap)
 {
     if (have < want) {
-        fail(err, cap, "netem option %s at offset %zu has %zu bytes, expected %zu", name, off, have,
+        wire_errf(err, cap, "netem option %s at offset %zu has %zu bytes, expected %zu", name, off, have,
              want);
         return -1;
     }
@@ -458,7 +445,7 @@ int netem_decode_options(const uint8_t *opts, size_t len, struct impair_spec *ou
         struct nlattr a;
         memcpy(&a, opts + off, sizeof a);
         if (a.nla_len < NLA_HDRLEN || a.nla_len > len - off) {
-            fail(err, cap, "netem attribute at offset %zu has length %u, %zu bytes left", off,
+            wire_errf(err, cap, "netem attribute at offset %zu has length %u, %zu bytes left", off,
                  a.nla_len, len - off);
             return -1;
         }
@@ -511,7 +498,7 @@ int netem_decode_options(const uint8_t *opts, size_t len, struct impair_spec *ou
                 return -1;
             if (sl.min_delay < 0 || sl.max_delay < 0 || sl.min_delay / 1000 > UINT32_MAX ||
                 sl.max_delay / 1000 > UINT32_MAX) {
-                fail(err, cap, "netem SLOT at offset %zu has delays %lld..%lld ns out of range", off,
+                wire_errf(err, cap, "netem SLOT at offset %zu has delays %lld..%lld ns out of range", off,
                      (long long)sl.min_delay, (long long)sl.max_delay);
                 return -1;
             }
@@ -527,7 +514,7 @@ int netem_decode_options(const uint8_t *opts, size_t len, struct impair_spec *ou
                 struct nlattr na;
                 memcpy(&na, p + noff, sizeof na);
                 if (na.nla_len < NLA_HDRLEN || na.nla_len > pl - noff) {
-                    fail(err, cap, "netem LOSS model at offset %zu has length %u, %zu bytes left",
+                    wire_errf(err, cap, "netem LOSS model at offset %zu has length %u, %zu bytes left",
                          off + NLA_HDRLEN + noff, na.nla_len, pl - noff);
                     return -1;
                 }
@@ -553,7 +540,7 @@ int netem_decode_options(const uint8_t *opts, size_t len, struct impair_spec *ou
                     out->st_p23_ppm = u32_to_ppm(gi.p23);
                     out->st_p14_ppm = u32_to_ppm(gi.p14);
                 } else {
-                    fail(err, cap, "netem LOSS at offset %zu has unknown model %u",
+                    wire_errf(err, cap, "netem LOSS at offset %zu has unknown model %u",
                          off + NLA_HDRLEN + noff, na.nla_type & NLA_TYPE_MASK);
                     return -1;
                 }
@@ -578,7 +565,7 @@ int netem_decode_options(const uint8_t *opts, size_t len, struct impair_spec *ou
     out->limit_packets = qopt.limit;
     if (lat64 >= 0) {
         if (lat64 / 1000 > UINT32_MAX) {
-            fail(err, cap, "netem latency %lld ns does not fit the spec", (long long)lat64);
+            wire_errf(err, cap, "netem latency %lld ns does not fit the spec", (long long)lat64);
             return -1;
         }
         out->delay_us = (uint32_t)(lat64 / 1000);
@@ -587,7 +574,7 @@ int netem_decode_options(const uint8_t *opts, size_t len, struct impair_spec *ou
     }
     if (jit64 >= 0) {
         if (jit64 / 1000 > UINT32_MAX) {
-            fail(err, cap, "netem jitter %lld ns does not fit the spec", (long long)jit64);
+            wire_errf(err, cap, "netem jitter %lld ns does not fit the spec", (long long)jit64);
             return -1;
         }
         out->jitter_us = (uint32_t)(jit64 / 1000);
@@ -644,7 +631,7 @@ int netem_spec_diff(const struct impair_spec *want, const struct impair_spec *go
 #define DIFF(field, fmt, cast)                                                                    \
     do {                                                                                          \
         if (w.field != got->field) {                                                              \
-            fail(buf, cap, #field " is " fmt ", asked " fmt, (cast)got->field, (cast)w.field);     \
+            wire_errf(buf, cap, #field " is " fmt ", asked " fmt, (cast)got->field, (cast)w.field);     \
             return 1;                                                                             \
         }                                                                                         \
     } while (0)
@@ -742,7 +729,7 @@ static int conv_open(struct conv *c, int netns_fd, const char *ifname, char *err
     netns_name(netns_fd, ns, sizeof ns);
     snprintf(c->where, sizeof c->where, "%s in netns %s", ifname ? ifname : "(null)", ns);
     if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ) {
-        fail(err, cap, "netem on %s: not a valid interface name", c->where);
+        wire_errf(err, cap, "netem on %s: not a valid interface name", c->where);
         return -1;
     }
 
@@ -750,12 +737,12 @@ static int conv_open(struct conv *c, int netns_fd, const char *ifname, char *err
     if (netns_fd >= 0) {
         orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         if (orig < 0) {
-            fail(err, cap, "netem on %s: cannot open the thread's own netns: %s", c->where,
+            wire_errf(err, cap, "netem on %s: cannot open the thread's own netns: %s", c->where,
                  strerror(errno));
             return -1;
         }
         if (setns(netns_fd, CLONE_NEWNET) < 0) {
-            fail(err, cap, "netem on %s: cannot enter the netns: %s", c->where, strerror(errno));
+            wire_errf(err, cap, "netem on %s: cannot enter the netns: %s", c->where, strerror(errno));
             close(orig);
             return -1;
         }
@@ -764,17 +751,17 @@ static int conv_open(struct conv *c, int netns_fd, const char *ifname, char *err
     int rc = 0;
     c->sk = nl_socket_alloc();
     if (!c->sk) {
-        fail(err, cap, "netem on %s: out of memory for a netlink socket", c->where);
+        wire_errf(err, cap, "netem on %s: out of memory for a netlink socket", c->where);
         rc = -1;
     } else {
         int e = nl_connect(c->sk, NETLINK_ROUTE);
         if (e < 0) {
-            fail(err, cap, "netem on %s: cannot open a rtnetlink socket: %s", c->where, nl_geterror(e));
+            wire_errf(err, cap, "netem on %s: cannot open a rtnetlink socket: %s", c->where, nl_geterror(e));
             rc = -1;
         } else {
             c->ifindex = (int)if_nametoindex(ifname);
             if (c->ifindex == 0) {
-                fail(err, cap, "netem on %s: no such interface (%s)", c->where, strerror(errno));
+                wire_errf(err, cap, "netem on %s: no such interface (%s)", c->where, strerror(errno));
                 rc = -1;
             }
         }
@@ -784,7 +771,7 @@ static int conv_open(struct conv *c, int netns_fd, const char *ifname, char *err
         if (setns(orig, CLONE_NEWNET) < 0) {
             /* The thread is stranded in the other namespace; the caller
              * must not go on as if nothing happened. */
-            fail(err, cap, "netem on %s: cannot return to the thread's own netns: %s", c->where,
+            wire_errf(err, cap, "netem on %s: cannot return to the thread's own netns: %s", c->where,
                  strerror(errno));
             rc = -1;
         }
@@ -886,7 +873,7 @@ static int transact(struct conv *c, struct nl_msg *m, struct reply *r, char *err
     struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
     if (!cb) {
         nlmsg_free(m);
-        fail(err, cap, "netem on %s: out of memory for netlink callbacks", c->where);
+        wire_errf(err, cap, "netem on %s: out of memory for netlink callbacks", c->where);
         return -1;
     }
     nl_cb_err(cb, NL_CB_CUSTOM, on_error, r);
@@ -898,13 +885,13 @@ static int transact(struct conv *c, struct nl_msg *m, struct reply *r, char *err
     int e = nl_send_auto(c->sk, m);
     nlmsg_free(m);
     if (e < 0) {
-        fail(err, cap, "netem on %s: sending the request failed: %s", c->where, nl_geterror(e));
+        wire_errf(err, cap, "netem on %s: sending the request failed: %s", c->where, nl_geterror(e));
         rc = -1;
     }
     while (rc == 0 && !r->done) {
         e = nl_recvmsgs(c->sk, cb);
         if (e < 0 && !r->done) {
-            fail(err, cap, "netem on %s: reading the answer failed: %s", c->where, nl_geterror(e));
+            wire_errf(err, cap, "netem on %s: reading the answer failed: %s", c->where, nl_geterror(e));
             rc = -1;
         }
     }
@@ -941,7 +928,7 @@ static void explain_no_netem(const struct conv *c, const struct reply *r, char *
 {
     char k[320];
     kernel_text(r, k, sizeof k);
-    fail(err, cap,
+    wire_errf(err, cap,
          "this kernel has no sch_netem (tc-netem); the kernel does not know the qdisc kind "
          "'netem' (CONFIG_NET_SCH_NETEM not built in, and the sch_netem module could not be "
          "loaded), so netem cannot run on %s: %s. Use the userspace impairment backend, or a "
@@ -954,7 +941,7 @@ static void explain_refusal(const struct conv *c, const char *what, const struct
 {
     char k[320];
     kernel_text(r, k, sizeof k);
-    fail(err, cap, "netem on %s: %s refused: %s%s", c->where, what, k,
+    wire_errf(err, cap, "netem on %s: %s refused: %s%s", c->where, what, k,
          r->error == EPERM ? " (configuring qdiscs needs CAP_NET_ADMIN)" : "");
 }
 
@@ -965,7 +952,7 @@ static int dump_root(struct conv *c, struct reply *r, char *err, size_t cap)
     r->ifindex = c->ifindex;
     struct nl_msg *m = small_msg(RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP, 0, NULL);
     if (!m) {
-        fail(err, cap, "netem on %s: out of memory for a netlink request", c->where);
+        wire_errf(err, cap, "netem on %s: out of memory for a netlink request", c->where);
         return -1;
     }
     if (transact(c, m, r, err, cap) < 0)
@@ -983,22 +970,22 @@ static int root_spec(const struct conv *c, const struct reply *r, struct impair_
 {
     memset(out, 0, sizeof *out);
     if (!r->found) {
-        fail(err, cap, "netem on %s: the root qdisc is the interface's built-in default, not netem",
+        wire_errf(err, cap, "netem on %s: the root qdisc is the interface's built-in default, not netem",
              c->where);
         return NETEM_NOT_NETEM;
     }
     if (strcmp(r->kind, "netem") != 0) {
-        fail(err, cap, "netem on %s: the root qdisc is '%s', not netem", c->where, r->kind);
+        wire_errf(err, cap, "netem on %s: the root qdisc is '%s', not netem", c->where, r->kind);
         return NETEM_NOT_NETEM;
     }
     if (r->opts_truncated) {
-        fail(err, cap, "netem on %s: the kernel's netem options exceed %zu bytes", c->where,
+        wire_errf(err, cap, "netem on %s: the kernel's netem options exceed %zu bytes", c->where,
              sizeof r->opts);
         return -1;
     }
     char derr[200];
     if (netem_decode_options(r->opts, r->opts_len, out, seed_reported, derr, sizeof derr) < 0) {
-        fail(err, cap, "netem on %s: %s", c->where, derr);
+        wire_errf(err, cap, "netem on %s: %s", c->where, derr);
         return -1;
     }
     return 0;
@@ -1013,13 +1000,13 @@ int netem_apply(int netns_fd, const char *ifname, const struct impair_spec *s, c
     char berr[400];
     struct nl_msg *m = build_msg(c.ifindex, s, berr, sizeof berr);
     if (!m) {
-        fail(err, cap, "netem on %s: %s", c.where, berr);
+        wire_errf(err, cap, "netem on %s: %s", c.where, berr);
         goto out;
     }
     struct reply *r = calloc(1, sizeof *r);
     if (!r) {
         nlmsg_free(m);
-        fail(err, cap, "netem on %s: out of memory", c.where);
+        wire_errf(err, cap, "netem on %s: out of memory", c.where);
         goto out;
     }
     if (transact(&c, m, r, err, cap) == 0) {
@@ -1033,13 +1020,13 @@ int netem_apply(int netns_fd, const char *ifname, const struct impair_spec *s, c
             int k = root_spec(&c, r, &got, &seed_reported, err, cap);
             char diff[200];
             if (k == NETEM_NOT_NETEM)
-                fail(err, cap, "netem on %s: the kernel acknowledged netem but reports another root qdisc",
+                wire_errf(err, cap, "netem on %s: the kernel acknowledged netem but reports another root qdisc",
                      c.where);
             else if (k == 0 && netem_spec_diff(s, &got, seed_reported, diff, sizeof diff))
-                fail(err, cap, "netem on %s: the kernel holds something else than was asked: %s",
+                wire_errf(err, cap, "netem on %s: the kernel holds something else than was asked: %s",
                      c.where, diff);
             else if (k == 0 && s->seed_given && !seed_reported) {
-                fail(err, cap,
+                wire_errf(err, cap,
                      "netem on %s: this kernel's netem has no seed (TCA_NETEM_PRNG_SEED came with "
                      "Linux 6.6): seed %llu was not applied, so netem's random choices differ from "
                      "run to run; everything else is as asked",
@@ -1066,7 +1053,7 @@ int netem_probe(int netns_fd, const char *ifname, char *err, size_t cap)
                                  c.ifindex, "netem");
     if (!r || !m) {
         nlmsg_free(m);
-        fail(err, cap, "netem on %s: out of memory", c.where);
+        wire_errf(err, cap, "netem on %s: out of memory", c.where);
         goto out;
     }
     if (transact(&c, m, r, err, cap) < 0)
@@ -1098,7 +1085,7 @@ int netem_clear(int netns_fd, const char *ifname, char *err, size_t cap)
     struct nl_msg *m = small_msg(RTM_DELQDISC, NLM_F_REQUEST | NLM_F_ACK, c.ifindex, NULL);
     if (!r || !m) {
         nlmsg_free(m);
-        fail(err, cap, "netem on %s: out of memory", c.where);
+        wire_errf(err, cap, "netem on %s: out of memory", c.where);
         goto out;
     }
     if (transact(&c, m, r, err, cap) < 0)
@@ -1123,7 +1110,7 @@ int netem_read(int netns_fd, const char *ifname, struct impair_spec *out, char *
     int rc = -1;
     struct reply *r = calloc(1, sizeof *r);
     if (!r)
-        fail(err, cap, "netem on %s: out of memory", c.where);
+        wire_errf(err, cap, "netem on %s: out of memory", c.where);
     else if (dump_root(&c, r, err, cap) == 0)
         rc = root_spec(&c, r, out, NULL, err, cap);
     free(r);

@@ -195,17 +195,6 @@ struct uimpair {
     char start_err[256];               /* why it failed */
 };
 
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static int64_t clock_ns(clockid_t id)
 {
@@ -351,7 +340,7 @@ int uimpair_check_spec(const struct impair_spec *s, char *err, size_t cap)
      * to be consistent. */
     char why[200];
     if (impair_check(s, why, sizeof why) != 0)
-        return fail(err, cap, "impairment: %s", why);
+        return wire_errf(err, cap, "impairment: %s", why);
     return 0;
 }
 
@@ -1035,43 +1024,43 @@ static int open_packet_socket(struct uimpair *u, int which, char *err, size_t ca
     const char *ifname = u->if_name[which];
     int ifindex = (int)if_nametoindex(ifname);
     if (ifindex == 0)
-        return fail(err, cap, "userspace impairment: no interface %s in the router namespace: %s", ifname,
+        return wire_errf(err, cap, "userspace impairment: no interface %s in the router namespace: %s", ifname,
                     strerror(errno));
     /* protocol 0 at first: nothing is queued until bind picks the interface */
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return fail(err, cap, "userspace impairment: AF_PACKET socket for %s: %s (needs CAP_NET_RAW)", ifname,
+        return wire_errf(err, cap, "userspace impairment: AF_PACKET socket for %s: %s (needs CAP_NET_RAW)", ifname,
                     strerror(errno));
     u->sock[which] = fd;
     int one = 1, size = SOCK_BUF_BYTES;
     if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) != 0)
-        return fail(err, cap, "userspace impairment: PACKET_IGNORE_OUTGOING on %s: %s", ifname, strerror(errno));
+        return wire_errf(err, cap, "userspace impairment: PACKET_IGNORE_OUTGOING on %s: %s", ifname, strerror(errno));
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) != 0)
-        return fail(err, cap, "userspace impairment: SO_TIMESTAMPNS on %s: %s", ifname, strerror(errno));
+        return wire_errf(err, cap, "userspace impairment: SO_TIMESTAMPNS on %s: %s", ifname, strerror(errno));
     struct sockaddr_ll sll;
     memset(&sll, 0, sizeof sll);
     sll.sll_family = AF_PACKET;
     sll.sll_protocol = htons(ETH_P_ALL);
     sll.sll_ifindex = ifindex;
     if (bind(fd, (struct sockaddr *)&sll, sizeof sll) != 0)
-        return fail(err, cap, "userspace impairment: bind packet socket to %s: %s", ifname, strerror(errno));
+        return wire_errf(err, cap, "userspace impairment: bind packet socket to %s: %s", ifname, strerror(errno));
     struct packet_mreq mr;
     memset(&mr, 0, sizeof mr);
     mr.mr_ifindex = ifindex;
     mr.mr_type = PACKET_MR_PROMISC;
     if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) != 0)
-        return fail(err, cap, "userspace impairment: promiscuous mode on %s: %s", ifname, strerror(errno));
+        return wire_errf(err, cap, "userspace impairment: promiscuous mode on %s: %s", ifname, strerror(errno));
     return ifindex;
 }
 
 static int thread_setup(struct uimpair *u, char *err, size_t cap)
 {
     if (setns(u->router_fd, CLONE_NEWNET) != 0)
-        return fail(err, cap, "userspace impairment: setns into the router namespace: %s", strerror(errno));
+        return wire_errf(err, cap, "userspace impairment: setns into the router namespace: %s", strerror(errno));
     /* Timer wakeups are otherwise rounded up by 50 us of slack. */
     (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     struct sched_param sp = {.sched_priority = FIFO_PRIORITY};
@@ -1093,7 +1082,7 @@ static int thread_setup(struct uimpair *u, char *err, size_t cap)
     u->d[UIMPAIR_TO_PEER].out_ifindex = idx[0];
     u->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (u->timer_fd < 0)
-        return fail(err, cap, "userspace impairment: timerfd: %s", strerror(errno));
+        return wire_errf(err, cap, "userspace impairment: timerfd: %s", strerror(errno));
     return 0;
 }
 
@@ -1293,15 +1282,15 @@ int uimpair_start(const struct uimpair_opts *o, struct uimpair **out, char *err,
     const char *names[2] = {o->peer_ifname, o->sut_ifname};
     for (int i = 0; i < 2; i++)
         if (!names[i] || !names[i][0] || strlen(names[i]) >= IF_NAMESIZE)
-            return fail(err, cap, "userspace impairment: bad interface name '%s'", names[i] ? names[i] : "(null)");
+            return wire_errf(err, cap, "userspace impairment: bad interface name '%s'", names[i] ? names[i] : "(null)");
     char why[200];
     for (int i = 0; i < 2; i++)
         if (uimpair_check_spec(&o->spec[i], why, sizeof why) != 0)
-            return fail(err, cap, "userspace impairment %s: %s", i == UIMPAIR_TO_SUT ? "to-sut" : "to-peer", why);
+            return wire_errf(err, cap, "userspace impairment %s: %s", i == UIMPAIR_TO_SUT ? "to-sut" : "to-peer", why);
 
     struct uimpair *u = calloc(1, sizeof *u);
     if (!u)
-        return fail(err, cap, "userspace impairment: out of memory");
+        return wire_errf(err, cap, "userspace impairment: out of memory");
     u->sock[0] = u->sock[1] = u->wake_fd = u->timer_fd = u->log_fd = u->router_fd = -1;
     pthread_mutex_init(&u->mu, NULL);
     pthread_mutex_init(&u->start_mu, NULL);
@@ -1316,7 +1305,7 @@ int uimpair_start(const struct uimpair_opts *o, struct uimpair **out, char *err,
 
     u->router_fd = fcntl(o->router_netns_fd, F_DUPFD_CLOEXEC, 0);
     if (u->router_fd < 0) {
-        fail(err, cap, "userspace impairment: router namespace descriptor %d: %s", o->router_netns_fd,
+        wire_errf(err, cap, "userspace impairment: router namespace descriptor %d: %s", o->router_netns_fd,
              strerror(errno));
         destroy(u);
         return -1;
@@ -1326,7 +1315,7 @@ int uimpair_start(const struct uimpair_opts *o, struct uimpair **out, char *err,
     u->log_cap = 1 << 16;
     u->log_buf = malloc(u->log_cap);
     if (u->wake_fd < 0 || !u->rx || !u->log_buf) {
-        fail(err, cap, "userspace impairment: %s", u->wake_fd < 0 ? strerror(errno) : "out of memory");
+        wire_errf(err, cap, "userspace impairment: %s", u->wake_fd < 0 ? strerror(errno) : "out of memory");
         destroy(u);
         return -1;
     }
@@ -1334,7 +1323,7 @@ int uimpair_start(const struct uimpair_opts *o, struct uimpair **out, char *err,
         snprintf(u->log_path, sizeof u->log_path, "%s", o->log_path);
         u->log_fd = open(o->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (u->log_fd < 0) {
-            fail(err, cap, "userspace impairment: decision log %s: %s", o->log_path, strerror(errno));
+            wire_errf(err, cap, "userspace impairment: decision log %s: %s", o->log_path, strerror(errno));
             destroy(u);
             return -1;
         }
@@ -1357,7 +1346,7 @@ int uimpair_start(const struct uimpair_opts *o, struct uimpair **out, char *err,
 
     int rc = pthread_create(&u->thread, NULL, thread_main, u);
     if (rc != 0) {
-        fail(err, cap, "userspace impairment: thread: %s", strerror(rc));
+        wire_errf(err, cap, "userspace impairment: thread: %s", strerror(rc));
         destroy(u);
         return -1;
     }
@@ -1369,7 +1358,7 @@ int uimpair_start(const struct uimpair_opts *o, struct uimpair **out, char *err,
     pthread_mutex_unlock(&u->start_mu);
     if (state < 0) {
         pthread_join(u->thread, NULL);
-        fail(err, cap, "%s", u->start_err);
+        wire_errf(err, cap, "%s", u->start_err);
         u->log_len = 0; /* a forwarder that never ran leaves an empty log */
         destroy(u);
         return -1;

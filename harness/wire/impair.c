@@ -837,16 +837,6 @@ static bool loss_is_none(const struct impair_spec *s)
     return true;
 }
 
-__attribute__((format(printf, 3, 4))) static int check_fail(char *err, size_t cap, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 int impair_check(const struct impair_spec *s, char *err, size_t cap)
 {
@@ -866,20 +856,20 @@ int impair_check(const struct impair_spec *s, char *err, size_t cap)
     };
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         if (p[i].ppm > IMPAIR_PPM)
-            return check_fail(err, cap, "%s %u ppm is above 100%%", p[i].name, p[i].ppm);
+            return wire_errf(err, cap, "%s %u ppm is above 100%%", p[i].name, p[i].ppm);
     if ((unsigned)s->dist > IMPAIR_DIST_PARETONORMAL)
-        return check_fail(err, cap, "distribution %u is not a distribution", (unsigned)s->dist);
+        return wire_errf(err, cap, "distribution %u is not a distribution", (unsigned)s->dist);
     if ((unsigned)s->loss_model > IMPAIR_LOSS_GEMODEL)
-        return check_fail(err, cap, "loss model %u is not a loss model", (unsigned)s->loss_model);
+        return wire_errf(err, cap, "loss model %u is not a loss model", (unsigned)s->loss_model);
     if (s->loss_model == IMPAIR_LOSS_STATE &&
         ((uint64_t)s->st_p13_ppm + s->st_p14_ppm > IMPAIR_PPM ||
          (uint64_t)s->st_p31_ppm + s->st_p32_ppm > IMPAIR_PPM))
-        return check_fail(err, cap, "loss state: p13 + p14 or p31 + p32 is above 100%%");
+        return wire_errf(err, cap, "loss state: p13 + p14 or p31 + p32 is above 100%%");
     if (s->slot_max_us && s->slot_max_us < s->slot_min_us)
-        return check_fail(err, cap, "slot maximum delay %u us is below the minimum delay %u us", s->slot_max_us,
+        return wire_errf(err, cap, "slot maximum delay %u us is below the minimum delay %u us", s->slot_max_us,
                           s->slot_min_us);
     if (s->slot_packets < 0 || s->slot_bytes < 0)
-        return check_fail(err, cap, "slot packets or bytes is negative");
+        return wire_errf(err, cap, "slot packets or bytes is negative");
     return 0;
 }
 

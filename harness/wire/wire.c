@@ -1,6 +1,9 @@
 /* Small slice helpers shared by the wire parsers (see wire.h). */
 #include "wire.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include <string.h>
 
 static char ascii_lower(char c)
@@ -34,6 +37,17 @@ struct wire_str wire_str_trim(struct wire_str a)
     while (a.len > 0 && (a.ptr[a.len - 1] == ' ' || a.ptr[a.len - 1] == '\t'))
         a.len--;
     return a;
+}
+
+int wire_errf(char *err, size_t cap, const char *fmt, ...)
+{
+    if (err && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
 }
 
 bool wire_parse_u64(struct wire_str a, uint64_t max, uint64_t *out)

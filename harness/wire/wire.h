@@ -45,6 +45,11 @@ bool wire_str_eq(struct wire_str a, const char *s);
 bool wire_str_caseeq(struct wire_str a, const char *s);
 /* Slice with leading and trailing spaces and tabs removed. */
 struct wire_str wire_str_trim(struct wire_str a);
+/* Write a formatted message into a caller's error buffer (err may be NULL,
+ * the text is cut at cap) and return -1: `return wire_errf(err, cap, ...)`
+ * for functions that report errors as text rather than a wire_error. */
+int wire_errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Parse an unsigned decimal of at most max; false on empty, non-digit or overflow. */
 bool wire_parse_u64(struct wire_str a, uint64_t max, uint64_t *out);
 
