@@ -235,9 +235,16 @@ static void rtp_in(struct pass *p, struct flow *f, struct conn *c, int channel, 
                    uint64_t frame)
 {
     /* A window (the run's `rtp for` evaluation): RTP outside it is not
-     * measured; RTSP and RTCP still are, so bindings stay right. */
-    if (p->opts->window_end_ns && (ts_ns < p->opts->window_start_ns || ts_ns > p->opts->window_end_ns))
-        return;
+     * measured; RTSP and RTCP still are, so bindings stay right. Packets
+     * reordered across its edges are sorted out below, once the stream is
+     * known, so that reordering is not counted as loss (or as negative
+     * loss). */
+    bool late = false;
+    if (p->opts->window_end_ns) {
+        if (ts_ns < p->opts->window_start_ns || ts_ns > p->opts->window_end_ns + ANALYZE_WINDOW_LATE_NS)
+            return;
+        late = ts_ns > p->opts->window_end_ns;
+    }
     uint32_t ssrc = len >= 12 ? ((uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 |
                                  (uint32_t)pkt[10] << 8 | pkt[11])
                               : 0;
@@ -291,6 +298,14 @@ static void rtp_in(struct pass *p, struct flow *f, struct conn *c, int channel, 
             f->ssrcs[n] = ssrc;
             f->n_streams++;
         }
+    }
+    if (p->opts->window_end_ns && len >= 4) {
+        /* The window holds the packets sent during it: a late one that was
+         * overtaken, not one sent before the window that arrives inside it. */
+        struct rtp_stream *rs = p->a->streams[idx].rtp;
+        uint16_t seq = wire_get_be16(pkt + 2);
+        if (late ? !rtp_stream_seq_behind(rs, seq) : rtp_stream_seq_before_first(rs, seq))
+            return;
     }
     rtp_stream_packet(p->a->streams[idx].rtp, pkt, len, ts_ns, frame, &p->a->findings);
 }

@@ -23,6 +23,7 @@
 #define ANALYZE_MAX_CONNECTIONS 4096   /* RTSP connections tracked */
 #define ANALYZE_MAX_STREAMS 4096       /* RTP streams tracked */
 #define ANALYZE_MAX_MESSAGE (1u << 20) /* largest RTSP message buffered */
+#define ANALYZE_WINDOW_LATE_NS 1000000000LL /* a window takes reordered packets this late after its end */
 
 /* Options of one analysis. */
 struct analyze_opts {
@@ -32,7 +33,9 @@ struct analyze_opts {
     size_t n_rtp_ports;                          /* entries used */
     enum decode_mode decode;                     /* JPEG decoding */
     int64_t window_start_ns;                     /* with window_end_ns: measure only RTP captured in */
-    int64_t window_end_ns;                       /* [start, end] (capture clock); 0: the whole capture */
+    int64_t window_end_ns;                       /* [start, end] (capture clock), and packets of the window
+                                                    overtaken and arriving up to ANALYZE_WINDOW_LATE_NS
+                                                    after it; 0: the whole capture */
 };
 
 /* One request and its response. */

@@ -1062,6 +1062,17 @@ void rtp_stream_quiet(struct rtp_stream *s, int64_t since_ns, enum check_id why,
     };
 }
 
+bool rtp_stream_seq_behind(const struct rtp_stream *s, uint16_t seq)
+{
+    /* Within half the sequence space behind: older, not wrapped ahead. */
+    return s->m.started && (int16_t)(uint16_t)(seq - s->src.max_seq) < 0;
+}
+
+bool rtp_stream_seq_before_first(const struct rtp_stream *s, uint16_t seq)
+{
+    return s->m.started && (int16_t)(uint16_t)(seq - (uint16_t)s->src.base_seq) < 0;
+}
+
 void rtp_stream_resume(struct rtp_stream *s, uint64_t frame)
 {
     (void)frame;

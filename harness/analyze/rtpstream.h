@@ -146,6 +146,12 @@ void rtp_stream_quiet(struct rtp_stream *s, int64_t since_ns, enum check_id why,
  * frame interval is not measured across the pause. */
 void rtp_stream_resume(struct rtp_stream *s, uint64_t frame);
 
+/* Where seq stands against what the stream has received: behind the
+ * highest (a late, reordered packet rather than a new one) or before the
+ * first it counted. Both false before the first packet. */
+bool rtp_stream_seq_behind(const struct rtp_stream *s, uint16_t seq);
+bool rtp_stream_seq_before_first(const struct rtp_stream *s, uint16_t seq);
+
 /* End of capture: drop the frame in progress (frame.incomplete), close a
  * quiet window, compute percentiles, fps, stalls, the clock and lab marker
  * checks. Call once; later packets are ignored. */

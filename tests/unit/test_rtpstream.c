@@ -301,6 +301,27 @@ static void test_reorder_and_duplicates_are_counted(void)
     sim_close(&x);
 }
 
+static void test_window_edges_tell_late_and_early_packets(void)
+{
+    struct rtp_stream_opts o = plain_opts();
+    struct sim x;
+    sim_open(&x, &o);
+    /* Nothing is behind or before anything until a packet arrived. */
+    CHECK(!rtp_stream_seq_behind(x.s, 10));
+    CHECK(!rtp_stream_seq_before_first(x.s, 10));
+    int64_t t = 0;
+    for (uint16_t q = 65530; q != 4; q++, t += 50 * MS) /* across the wrap */
+        send_plain(&x, q, 4500u * q, t);
+    CHECK(rtp_stream_seq_behind(x.s, 2));      /* 65530 .. 3 received: 2 is late */
+    CHECK(rtp_stream_seq_behind(x.s, 65531));
+    CHECK(!rtp_stream_seq_behind(x.s, 4));     /* new */
+    CHECK(!rtp_stream_seq_behind(x.s, 3));     /* the highest itself */
+    CHECK(rtp_stream_seq_before_first(x.s, 65529));
+    CHECK(!rtp_stream_seq_before_first(x.s, 65530));
+    CHECK(!rtp_stream_seq_before_first(x.s, 1));
+    sim_close(&x);
+}
+
 static void test_sequence_wrap(void)
 {
     struct rtp_stream_opts o = plain_opts();
@@ -1112,6 +1133,7 @@ int main(void)
     RUN(test_clean_rfc2435_stream_raises_nothing);
     RUN(test_gap_counts_loss_and_names_the_range);
     RUN(test_reorder_and_duplicates_are_counted);
+    RUN(test_window_edges_tell_late_and_early_packets);
     RUN(test_sequence_wrap);
     RUN(test_resync_keeps_earlier_loss);
     RUN(test_initial_sequence_number);
