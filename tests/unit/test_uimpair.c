@@ -646,17 +646,22 @@ static void slots_release_in_bursts(void)
     close(peer);
     close(sut);
     CHECK_EQ_INT(n, 200);
-    long groups = 1, max_wait = 0;
+    /* a datagram waits for the next slot boundary: uniform over [0, 10 ms]
+     * plus scheduling.  The median and p99 say that; the single worst wait
+     * on a shared machine is reported, not judged. */
+    static long long waits[200];
+    long groups = 1;
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && rxbuf[i].rx_ns - rxbuf[i - 1].rx_ns > 3000000)
             groups++;
-        long wait = (long)((rxbuf[i].rx_ns - payload_stamp(rxbuf[i].data)) / 1000);
-        if (wait > max_wait)
-            max_wait = wait;
+        waits[i] = (long long)((rxbuf[i].rx_ns - payload_stamp(rxbuf[i].data)) / 1000);
     }
-    printf("     slot 10ms, 200 packets 1 ms apart: %ld bursts, longest wait %ld us\n", groups, max_wait);
+    long long p50 = pct(waits, n, 0.50), p99 = pct(waits, n, 0.99), max_wait = waits[n - 1];
+    printf("     slot 10ms, 200 packets 1 ms apart: %ld bursts; wait p50 %lld us, p99 %lld us, max %lld us\n",
+           groups, p50, p99, max_wait);
     CHECK(groups >= 15 && groups <= 25);
-    CHECK(max_wait <= 12000);
+    CHECK(p50 >= 3000 && p50 <= 7000);
+    CHECK(p99 <= 12000);
     finish_log();
 }
 
