@@ -21,7 +21,8 @@ DEB_PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	libpcap-dev libnl-3-dev libnl-route-3-dev libjpeg62-turbo-dev \
 	libturbojpeg0-dev libjansson-dev nettle-dev python3-pytest ffmpeg \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-	gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 python3-gi python3-jsonschema tshark tcpdump
+	gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 python3-gi python3-jsonschema tshark tcpdump \
+	chromium fonts-dejavu-core python3-lxml python3-pil libxml2-utils
 
 # `make test-netem` only: Debian's own kernel (it has sch_netem) booted under
 # qemu, with an initramfs built from busybox.
@@ -94,9 +95,14 @@ test: unit-test integration-test fuzz-smoke
 # suites under the default impairment profile (DEMO_IMPAIR).
 DEMO_IMPAIR ?= delay 20ms 5ms loss 0.5%
 demo: build
-	build/rtsp-harness run --name demo-$$(date -u +%Y%m%d-%H%M%S) \
+	@name=demo-$$(date -u +%Y%m%d-%H%M%S); rc=0; \
+	build/rtsp-harness run --name $$name \
 		--server-cmd '{harness} serve --media {media_dir} --port {port} --session-timeout 3' \
-		--impair '$(DEMO_IMPAIR)' scenarios/conformance scenarios/lab
+		--impair '$(DEMO_IMPAIR)' scenarios/conformance scenarios/lab || rc=$$?; \
+	if [ -f reports/$$name/index.html ]; then \
+		echo "HTML report (open it in a browser; it works offline): $$(pwd)/reports/$$name/index.html"; \
+	fi; \
+	exit $$rc
 
 # The netem backend for real: its unit test, then every server scenario on
 # the netem backend, inside a VM running Debian's kernel (tests/netem/run-vm).

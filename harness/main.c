@@ -8,6 +8,7 @@
 #include "server/serve.h"
 #include "analyze/analyze_cmd.h"
 #include "run/run_cmd.h"
+#include "report/report_cmd.h"
 
 #ifndef RTSP_HARNESS_VERSION
 #define RTSP_HARNESS_VERSION "0.1.0"
@@ -22,6 +23,7 @@ struct command {
 static const struct command commands[] = {
     {"serve", serve_main, "the reference RTSP server (RFC 2326 and lab dialects, RTP/JPEG)"},
     {"run", run_main, "replay scenarios against a server or client under test, in a network lab with impairment"},
+    {"report", report_main, "render, compare and merge run reports (text, JUnit XML, HTML with plots)"},
     {"analyze", analyze_main, "validate and measure a capture (pcap/pcapng): RTSP checks, RTP and frame metrics"},
     {"fixture", fixture_main, "make and verify test media (numbered MJPEG frames, lab .Mjpeg files)"},
 };

@@ -209,6 +209,7 @@ static size_t stream_new(struct pass *p, const struct flow *f, bool interleaved,
         .lab = b ? b->lab : false,
         .nominal_fps = b ? b->fps : 0,
         .decode = p->opts->decode,
+        .series = p->opts->series,
     };
     if (!b && p->opts->profile_given && p->opts->profile == PROFILE_LAB)
         o.lab = true;

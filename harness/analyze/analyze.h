@@ -32,6 +32,8 @@ struct analyze_opts {
     uint16_t rtp_ports[ANALYZE_MAX_RTP_PORTS];   /* UDP ports declared RTP */
     size_t n_rtp_ports;                          /* entries used */
     enum decode_mode decode;                     /* JPEG decoding */
+    bool series;                                 /* every stream records frames, gaps and thumbnails:
+                                                    rtp_stream_series(streams[i].rtp) */
     int64_t window_start_ns;                     /* with window_end_ns: measure only RTP captured in */
     int64_t window_end_ns;                       /* [start, end] (capture clock), and packets of the window
                                                     overtaken and arriving up to ANALYZE_WINDOW_LATE_NS
@@ -69,7 +71,7 @@ struct analyze_stream {
     int channel;             /* interleaved channel, -1 for UDP */
     char session[72];        /* bound session id, "" when unknown */
     const char *bound_by;    /* "setup", "rtp-port" or "heuristic" */
-    struct rtp_stream *rtp;  /* metrics */
+    struct rtp_stream *rtp;  /* metrics; with opts.series also rtp_stream_series */
 };
 
 /* The whole result. */

@@ -7,7 +7,8 @@
  *   - SR counts: rtp_stream_sender_report
  *   - RTP after PAUSE/TEARDOWN: rtp_stream_quiet
  *   - frame intervals, percentiles and stalls: iv_add, iv_percentile
- *   - fixture numbering: numbered_account */
+ *   - fixture numbering: numbered_account
+ *   - what opts.series records and when: series_hooks below, series.c */
 #include "rtpstream.h"
 
 #include <math.h>
@@ -138,6 +139,7 @@ struct rtp_stream {
     uint64_t num_mask;                 /* bit k: number (last - k) seen */
 
     struct quiet_window quiet;         /* PAUSE/TEARDOWN */
+    struct series_recorder *rec;       /* opts.series: the recording, else NULL */
 };
 
 static void *xalloc(struct rtp_stream *s, size_t n)
@@ -192,6 +194,8 @@ struct rtp_stream *rtp_stream_new(const struct rtp_stream_opts *o, const char *w
     }
     s->iv.min = INFINITY;
     s->m.min_delta_ms = 0;
+    if (o->series)
+        s->rec = series_recorder_new(); /* NULL: the stream is analysed, just not recorded */
     return s;
 }
 
@@ -208,6 +212,7 @@ void rtp_stream_free(struct rtp_stream *s)
     free(s->decode_buf);
     if (s->tj_handle)
         tjDestroy(s->tj_handle);
+    series_recorder_free(s->rec);
     free(s);
 }
 
@@ -216,9 +221,14 @@ const struct rtp_stream_metrics *rtp_stream_metrics(const struct rtp_stream *s)
     return &s->m;
 }
 
+const struct rtp_series *rtp_stream_series(const struct rtp_stream *s)
+{
+    return s->rec ? series_recorder_result(s->rec) : NULL;
+}
+
 size_t rtp_stream_memory(const struct rtp_stream *s)
 {
-    return s->heap;
+    return s->heap + (s->rec ? series_recorder_memory(s->rec) : 0);
 }
 
 /* ---- sequence numbers ------------------------------------------------ */
@@ -263,7 +273,13 @@ static void seq_set(struct rtp_stream *s, uint16_t seq, bool on)
  * numbers: a slot is cleared when max_seq moves past it, so a bit means
  * "received since the highest sequence number last passed here". A packet
  * at or behind the highest (within half the sequence space) whose bit is
- * set is a duplicate; one whose bit is clear is reordered. */
+ * set is a duplicate; one whose bit is clear is reordered.
+ *
+ * With opts.series, the recorder follows the same accounting: a counted
+ * packet ahead by more than one records the gap it leaves, a counted late
+ * packet (within A.1's misorder window, so the loss count takes it back)
+ * takes its number out of the gap again, and a re-sync starts a new epoch
+ * of extended numbers. */
 static enum seq_event seq_account(struct rtp_stream *s, uint16_t seq, uint64_t frame,
                                   struct findings *f)
 {
@@ -281,6 +297,7 @@ static enum seq_event seq_account(struct rtp_stream *s, uint16_t seq, uint64_t f
     int64_t exp_before = rtp_source_expected(&s->src);
     int64_t rec_before = s->src.received;
     uint32_t resyncs_before = s->src.resyncs;
+    bool late = false; /* reordered, and counted: no longer lost */
     /* The packet after a jump that A.1 will take as a restart: the jump
      * was reported on its first packet. */
     bool confirms_jump = s->src.bad_seq == seq &&
@@ -295,7 +312,8 @@ static enum seq_event seq_account(struct rtp_stream *s, uint16_t seq, uint64_t f
                          "seq %u received again (highest so far %u)", seq, max_before);
         } else {
             s->m.reordered++;
-            if (-ahead < RTP_MAX_MISORDER)
+            late = -ahead < RTP_MAX_MISORDER;
+            if (late)
                 findings_add(f, CHK_RTP_SEQ_REORDER, frame, 0, s->where,
                              "seq %u arrived after seq %u (%d behind)", seq, max_before, -ahead);
             else
@@ -331,6 +349,8 @@ static enum seq_event seq_account(struct rtp_stream *s, uint16_t seq, uint64_t f
         memset(s->seq_seen, 0, SEQ_BITMAP_BYTES);
         seq_set(s, (uint16_t)(seq - 1), true);
         seq_set(s, seq, true);
+        if (s->rec)
+            series_record_resync(s->rec);
         return SEQ_RESYNC;
     }
     if (!counted) {
@@ -342,6 +362,11 @@ static enum seq_event seq_account(struct rtp_stream *s, uint16_t seq, uint64_t f
         /* Slots max_before+1 .. seq-1 hold a previous cycle's packets. */
         for (int32_t i = 1; i < ahead; i++)
             seq_set(s, (uint16_t)(max_before + i), false);
+        if (s->rec && ahead > 1)
+            series_record_gap(s->rec, rtp_source_ext_max(&s->src) - (uint32_t)(ahead - 1),
+                              (uint32_t)(ahead - 1), s->m.last_ns, frame);
+    } else if (s->rec && late) {
+        series_record_late(s->rec, rtp_source_ext_max(&s->src) - (uint32_t)-ahead);
     }
     seq_set(s, seq, true);
     return ahead > 0 ? SEQ_ADVANCE : SEQ_OTHER;
@@ -637,13 +662,14 @@ static void numbered_account(struct rtp_stream *s, uint32_t n, uint64_t frame, s
     s->num_mask = 1;
 }
 
-static void decode_frame(struct rtp_stream *s, const uint8_t *jpeg, size_t len, uint64_t frame,
+/* Decode one complete frame; true when it was decoded and failed. */
+static bool decode_frame(struct rtp_stream *s, const uint8_t *jpeg, size_t len, uint64_t frame,
                          struct findings *f)
 {
     if (!s->tj_handle) {
         s->tj_handle = tjInitDecompress();
         if (!s->tj_handle)
-            return;
+            return false;
     }
     tjhandle tj = s->tj_handle;
     int w = 0, h = 0, subsamp = 0, cs = 0;
@@ -652,10 +678,10 @@ static void decode_frame(struct rtp_stream *s, const uint8_t *jpeg, size_t len, 
         s->m.frames.undecodable++;
         findings_add(f, CHK_FRAME_UNDECODABLE, frame, 0, s->where,
                      "complete frame (%zu bytes) does not decode: %s", len, tjGetErrorStr2(tj));
-        return;
+        return true;
     }
     if (w > DECODE_MAX_SIDE || h > DECODE_MAX_SIDE)
-        return;
+        return false;
     /* 1/8 scale: every coefficient is still entropy-decoded, so any
      * corruption shows, at a fraction of the IDCT and memory cost. */
     tjscalingfactor sf = {1, 8};
@@ -664,7 +690,7 @@ static void decode_frame(struct rtp_stream *s, const uint8_t *jpeg, size_t len, 
     if (need > s->decode_cap) {
         uint8_t *bigger = realloc(s->decode_buf, need);
         if (!bigger)
-            return;
+            return false;
         s->heap += need - s->decode_cap;
         s->decode_buf = bigger;
         s->decode_cap = need;
@@ -676,33 +702,47 @@ static void decode_frame(struct rtp_stream *s, const uint8_t *jpeg, size_t len, 
                      "complete %dx%d frame (%zu bytes) does not decode: libjpeg-turbo %s: %s", w, h,
                      len, tjGetErrorCode(tj) == TJERR_WARNING ? "warning" : "error",
                      tjGetErrorStr2(tj));
+        return true;
     }
+    return false;
 }
 
-/* A complete frame arrived with this packet; number is its fixture number
- * or -1. Only lab frames can carry one: RFC 2435 has no room for a COM
+/* A complete frame arrived with this packet (RTP timestamp rtp_ts); number
+ * is its fixture number or -1. Only lab frames can carry one: RFC 2435 has no room for a COM
  * segment, so rebuilt frames never do. */
 static void frame_complete(struct rtp_stream *s, const uint8_t *jpeg, size_t len, int64_t number,
-                           int64_t arrival_ns, uint64_t frame, struct findings *f)
+                           uint32_t rtp_ts, int64_t arrival_ns, uint64_t frame, struct findings *f)
 {
     uint64_t index = s->m.frames.complete++;
-    if (s->have_frame_time)
-        iv_add(s, (double)(arrival_ns - s->frame_time_ns) / 1e6);
+    double interval_ms = NAN;
+    if (s->have_frame_time) {
+        interval_ms = (double)(arrival_ns - s->frame_time_ns) / 1e6;
+        iv_add(s, interval_ms);
+    }
     s->have_frame_time = true;
     s->frame_time_ns = arrival_ns;
 
     if (number >= 0)
         numbered_account(s, (uint32_t)number, frame, f);
 
+    bool corrupt = false;
     if (s->opt.decode == DECODE_ALL ||
         (s->opt.decode == DECODE_SAMPLE && index % RTPS_SAMPLE_EVERY == 0))
-        decode_frame(s, jpeg, len, frame, f);
+        corrupt = decode_frame(s, jpeg, len, frame, f);
+
+    /* rtp_stream_packet ran the jitter update on this packet already. */
+    if (s->rec) {
+        struct series_frame fr = {arrival_ns, interval_ms, s->tj.jitter, frame, rtp_ts};
+        series_record_frame(s->rec, jpeg, len, &fr, corrupt);
+    }
 }
 
 static void report_incomplete(struct rtp_stream *s, const struct rtpjpeg_incomplete *in, uint64_t frame,
                               bool at_end, struct findings *f)
 {
     s->m.frames.incomplete++;
+    if (s->rec)
+        series_record_incomplete(s->rec);
     char missing[160] = "";
     size_t used = 0;
     for (size_t i = 0; i < in->nmissing && used + 1 < sizeof missing; i++) {
@@ -782,7 +822,7 @@ static void rfc2435_packet(struct rtp_stream *s, const struct rtp_header *h, int
             continue; /* the payload was not consumed */
         }
         if (rc == RTPJPEG_COMPLETE) {
-            frame_complete(s, s->dp.frame, s->dp.frame_len, -1, arrival_ns, frame, f);
+            frame_complete(s, s->dp.frame, s->dp.frame_len, -1, h->timestamp, arrival_ns, frame, f);
             return;
         }
         if (rc == WIRE_ERROR) {
@@ -793,6 +833,8 @@ static void rfc2435_packet(struct rtp_stream *s, const struct rtp_header *h, int
                 /* Every fragment came but the frame cannot be rebuilt. */
                 s->m.frames.complete++;
                 s->m.frames.undecodable++;
+                if (s->rec)
+                    series_record_incomplete(s->rec); /* nothing to show: a loss for the thumbnails */
             }
             findings_add(f, c, frame, 0, s->where, "RFC 2435 payload of seq %u (ts %u): %s at byte %zu",
                          h->seq, h->timestamp, err.reason ? err.reason : "rejected", err.offset);
@@ -810,10 +852,13 @@ static void lab_packet(struct rtp_stream *s, const struct rtp_header *h, int64_t
     bool soi = h->payload_len >= 2 && h->payload[0] == 0xFF && h->payload[1] == JPEG_SOI;
     int rc = soi ? jpeg_frame_number(h->payload, h->payload_len, &number, &err) : WIRE_ERROR;
     if (rc >= 0) {
-        frame_complete(s, h->payload, h->payload_len, rc == 1 ? (int64_t)number : -1, arrival_ns, frame, f);
+        frame_complete(s, h->payload, h->payload_len, rc == 1 ? (int64_t)number : -1, h->timestamp,
+                       arrival_ns, frame, f);
         return;
     }
     s->m.frames.incomplete++;
+    if (s->rec)
+        series_record_incomplete(s->rec);
     if (!soi)
         findings_add(f, CHK_FRAME_INCOMPLETE, frame, 0, s->where,
                      "seq %u: payload of %zu bytes does not start with a JPEG SOI (FFD8)", h->seq,
@@ -1113,6 +1158,8 @@ void rtp_stream_finish(struct rtp_stream *s, struct findings *f)
     if (s->frame_buf && rtpjpeg_depacketize_flush(&s->dp) == RTPJPEG_INCOMPLETE)
         report_incomplete(s, &s->dp.incomplete, s->last_frame_no, true, f);
     quiet_close(s);
+    if (s->rec)
+        series_record_finish(s->rec);
     if (!s->m.started)
         return;
     clock_check(s, f);

@@ -25,6 +25,7 @@
 
 #include "checks.h"
 #include "rtcp.h"
+#include "series.h"
 
 #define RTPS_SERIES_MAX 3600        /* per-second bitrate entries kept: the first hour; later seconds are not recorded */
 #define RTPS_EXACT_INTERVALS 4096   /* frame intervals kept exactly; beyond, a histogram takes over */
@@ -47,6 +48,7 @@ struct rtp_stream_opts {
     bool lab;                 /* lab dialect: whole JPEG per packet, timing from arrival, 1 Hz timestamps only noted */
     double nominal_fps;       /* expected frame rate; 0 unknown: the nominal interval is then the median frame interval */
     enum decode_mode decode;  /* which complete frames to decode */
+    bool series;              /* record frames, gaps and thumbnails (series.h) for rtp_stream_series */
 };
 
 /* Frame interval distribution, milliseconds. */
@@ -160,11 +162,18 @@ void rtp_stream_finish(struct rtp_stream *s, struct findings *f);
 /* The measurements; valid until rtp_stream_free. */
 const struct rtp_stream_metrics *rtp_stream_metrics(const struct rtp_stream *s);
 
+/* What the stream recorded with opts.series (thumbnails and the "last"
+ * one complete after rtp_stream_finish); NULL without it, or when memory
+ * for the recorder ran out. Valid until rtp_stream_free. */
+const struct rtp_series *rtp_stream_series(const struct rtp_stream *s);
+
 /* Bytes the stream holds on the heap now: about 450 KB once the interval
  * histogram is in use, plus whatever the largest RFC 2435 frame needed
  * beyond 256 KB (at most 16 MB, the 24-bit fragment offset) and a decode
  * buffer of width/8 x height/8 bytes; libjpeg-turbo's own decoder state is
- * not counted. It never grows with the number of packets. */
+ * not counted. It never grows with the number of packets. With
+ * opts.series add the recording: at most about 1 MB of frames and gaps,
+ * one copy of the largest frame, and the thumbnails. */
 size_t rtp_stream_memory(const struct rtp_stream *s);
 
 void rtp_stream_free(struct rtp_stream *s);

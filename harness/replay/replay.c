@@ -3032,14 +3032,20 @@ static void run_steps(struct engine *e)
     bool server = sc->role == SCENARIO_ROLE_SERVER;
     for (unsigned i = 0; i < sc->n_steps; i++) {
         const struct scenario_step *st = &sc->steps[i];
+        struct replay_step_result *sr = e->r->steps ? &e->r->steps[i] : NULL;
         if (e->stop) {
             e->r->steps_skipped += sc->n_steps - i;
             break;
         }
         if (st->exchange >= 0 && e->exchange_skip && e->exchange_skip[st->exchange]) {
             e->r->steps_skipped++;
+            if (sr)
+                sr->status = REPLAY_STEP_SKIPPED;
             continue;
         }
+        size_t failures_before = e->r->n_failures;
+        if (sr)
+            sr->start_ns = real_ns();
         e->step = st;
         e->step_failed = false;
         e->step_skipped = false;
@@ -3071,6 +3077,14 @@ static void run_steps(struct engine *e)
         }
         /* A dead SUT is a failure even in an optional step (sut_exited recorded it). */
         bool skipped = e->step_skipped || (e->step_failed && st->optional && !e->sut_dead);
+        if (sr) {
+            sr->end_ns = real_ns();
+            sr->status = skipped ? REPLAY_STEP_SKIPPED : e->step_failed ? REPLAY_STEP_FAIL : REPLAY_STEP_PASS;
+            if (e->r->n_failures > failures_before) {
+                sr->first_failure = (int)failures_before;
+                sr->n_failures = (int)(e->r->n_failures - failures_before);
+            }
+        }
         if (skipped) {
             e->r->steps_skipped++;
             if (st->exchange >= 0 && e->exchange_skip)
@@ -3115,6 +3129,14 @@ int replay_run(const struct scenario *sc, const struct replay_target *t, const s
              (unsigned long long)mix64(t->seed ^ 0x4E1ull));
     if (sc->n_exchanges)
         e->exchange_skip = calloc(sc->n_exchanges, sizeof *e->exchange_skip);
+    if (sc->n_steps) {
+        out->steps = calloc(sc->n_steps, sizeof *out->steps);
+        if (out->steps) {
+            out->n_steps = sc->n_steps;
+            for (size_t i = 0; i < sc->n_steps; i++)
+                out->steps[i].first_failure = -1;
+        }
+    }
     out->verdict = REPLAY_PASS;
     out->start_ns = real_ns();
     e->start_ms = mono_ms();
@@ -3189,5 +3211,6 @@ void replay_result_free(struct replay_result *r)
     free(r->exchanges);
     free(r->failures);
     free(r->windows);
+    free(r->steps);
     memset(r, 0, sizeof *r);
 }

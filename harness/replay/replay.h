@@ -110,8 +110,26 @@ struct replay_rtp_window {
                                                  harness sends (`rtp send`), not one it receives */
 };
 
+/* What became of one step of the scenario. */
+enum replay_step_status {
+    REPLAY_STEP_NOT_RUN = 0, /* the scenario stopped before it */
+    REPLAY_STEP_PASS,
+    REPLAY_STEP_FAIL,
+    REPLAY_STEP_SKIPPED,     /* optional and did not match, or its exchange was skipped */
+};
+
+struct replay_step_result {
+    enum replay_step_status status;
+    int64_t start_ns;        /* when the step began; 0 not run */
+    int64_t end_ns;          /* when it ended */
+    int first_failure;       /* index into replay_result.failures of its first failure, -1 none */
+    int n_failures;          /* failures it recorded */
+};
+
 struct replay_result {
     enum replay_verdict verdict;
+    struct replay_step_result *steps;  /* one per scenario step, in order (NULL when out of memory) */
+    size_t n_steps;
     int64_t start_ns;                  /* scenario start (t = 0 for `at` events) */
     int64_t end_ns;
     char error[320];                   /* REPLAY_ERROR: why */

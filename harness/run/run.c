@@ -35,6 +35,8 @@
 #include "replay/scenario.h"
 #include "run/oneway.h"
 #include "run/registry.h"
+#include "run/scenario_json.h"
+#include "report/report.h"
 
 #ifndef RTSP_HARNESS_VERSION
 #define RTSP_HARNESS_VERSION "0.1.0"
@@ -767,10 +769,6 @@ static struct exchange_frames find_exchange_frames(const struct analysis *a, con
 struct run_summary_row {
     char name[128];      /* scenario name */
     const char *verdict; /* pass, fail, error */
-    double loss_pct;     /* RTP loss at the harness, percent; NAN none */
-    double bitrate_kbps; /* RTP bit rate */
-    double fps;          /* frame rate */
-    double jitter_ms;    /* max running jitter */
     double duration_s;   /* wall clock */
 };
 
@@ -1027,6 +1025,7 @@ finish:
             .profile = sc->profile == SCENARIO_PROFILE_LAB ? PROFILE_LAB : PROFILE_RFC2326,
             .profile_given = true,
             .decode = DECODE_SAMPLE,
+            .series = true,
         };
         char aerr[1024];
         if (analyze_file(r->sut_pcap, &ao, &an, aerr, sizeof aerr) != 0) {
@@ -1062,6 +1061,10 @@ finish:
             json_object_set_new(fj, "pcap", json_string(r->sut_pcap));
             json_object_set_new(fj, "frame", json_integer((json_int_t)frame));
         }
+        if (f->exchange >= 0 && (size_t)f->exchange < rr.n_exchanges)
+            json_object_set_new(fj, "exchange", json_integer(f->exchange));
+        if (f->time_ns)
+            json_object_set_new(fj, "time_s", json_real((double)(f->time_ns - r->im.t0_ns) / 1e9));
         json_array_append_new(fails, fj);
     }
     if (replayed && rr.verdict != REPLAY_PASS)
@@ -1070,7 +1073,14 @@ finish:
         json_object_set_new(sj, "error", json_string(rr.error));
 
     /* Analyzer findings that count: severity fail under the profile, not
-     * allowed by the scenario, not explained by the impairment. */
+     * allowed by the scenario, not explained by the impairment. The checks
+     * that can count are listed in the report, passed or failed. */
+    bool judged[CHK_COUNT];
+    for (int id = 0; id < CHK_COUNT; id++) {
+        const struct check_def *def = &check_catalog[id];
+        judged[id] = an && def->severity[an->profile] == SEV_FAIL && !scenario_allows(sc, def->id) &&
+                     (sc->role != SCENARIO_ROLE_CLIENT || judges_client((enum check_id)id));
+    }
     if (an) {
         enum check_profile prof = an->profile;
         json_t *counted = json_object();
@@ -1163,9 +1173,10 @@ finish:
                          c->tolerance_percent ? "%" : "");
             else
                 snprintf(want, sizeof want, "%s %g", scenario_op_name(c->op), c->value);
-            json_array_append_new(conds, json_pack("{s:s,s:s,s:s,s:b,s:i}", "metric",
+            json_array_append_new(conds, json_pack("{s:s,s:s,s:s,s:b,s:i,s:i}", "metric",
                                                    scenario_metric_name(c->metric), "expected", want,
-                                                   "measured", got, "pass", ok, "column", (int)c->column));
+                                                   "measured", got, "pass", ok, "line", (int)c->line, "column",
+                                                   (int)c->column));
             if (!ok) {
                 char msg[600];
                 snprintf(msg, sizeof msg, "rtp for %.3gs: expected %s %s, measured %s%s",
@@ -1201,6 +1212,13 @@ finish:
         json_array_append_new(xs, xj);
     }
     json_object_set_new(sj, "exchanges", xs);
+    json_object_set_new(sj, "steps", scenario_json_steps(sc, &rr, r->im.t0_ns));
+    {
+        const char *serr = json_string_value(json_object_get(sj, "error"));
+        json_object_set_new(sj, "checks", scenario_json_checks(sc, &rr, fails, wins, an ? judged : NULL,
+                                                               strcmp(verdict, "error") == 0 ? (serr ? serr : "the scenario could not run") : NULL,
+                                                               r->im.t0_ns));
+    }
     json_object_set_new(sj, "failures", fails);
     json_object_set_new(sj, "steps_run", json_integer(rr.steps_run));
     json_object_set_new(sj, "steps_skipped", json_integer(rr.steps_skipped));
@@ -1214,46 +1232,35 @@ finish:
     json_object_set_new(sutj, "stderr_tail", file_tail(r->sut_err, 4096));
     json_object_set_new(sj, "sut", sutj);
 
-    /* The summary row: the harness-side stream (peer capture analysis). */
-    row->loss_pct = row->bitrate_kbps = row->fps = row->jitter_ms = NAN;
-    {
+    /* The streams as received (server role: at the harness, after the
+     * network; client role: at the client under test), with their series,
+     * loss events told apart by the sending side's capture, and
+     * thumbnails. */
+    struct analysis *pa = NULL;
+    if (lab && (replayed || cs_peer.frames)) {
         struct analyze_opts ao = {
             .profile = sc->profile == SCENARIO_PROFILE_LAB ? PROFILE_LAB : PROFILE_RFC2326,
             .profile_given = true,
-            .decode = DECODE_NONE,
+            .decode = DECODE_ALL, /* every frame: a corrupt one gets its thumbnail */
+            .series = true,
         };
-        struct analysis *pa = NULL;
         char perr[512];
-        const char *path = lab ? r->peer_pcap : r->sut_pcap;
-        if ((replayed || cs_sut.frames) && analyze_file(path, &ao, &pa, perr, sizeof perr) == 0) {
-            const struct rtp_stream_metrics *best = NULL;
-            json_t *streams = json_array();
-            for (size_t i = 0; i < pa->n_streams; i++) {
-                const struct rtp_stream_metrics *m = rtp_stream_metrics(pa->streams[i].rtp);
-                if (!m->started)
-                    continue;
-                json_t *s = json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:I}", "src", pa->streams[i].src,
-                                      "dst", pa->streams[i].dst, "interleaved", pa->streams[i].interleaved,
-                                      "ssrc", (json_int_t)m->ssrc, "packets", (json_int_t)m->packets,
-                                      "lost", (json_int_t)m->lost, "loss", m->loss_rate, "bitrate_bps",
-                                      m->bitrate_bps, "max_jitter_ms", m->max_jitter_ms, "frames_complete",
-                                      (json_int_t)m->frames.complete, "frames_incomplete",
-                                      (json_int_t)m->frames.incomplete);
-                json_object_set_new(s, "fps", json_real(m->frames.fps));
-                json_array_append_new(streams, s);
-                if (!best || m->packets > best->packets)
-                    best = m;
-            }
-            json_object_set_new(sj, "streams", streams);
-            if (best) {
-                row->loss_pct = 100.0 * best->loss_rate;
-                row->bitrate_kbps = best->bitrate_bps / 1000.0;
-                row->fps = best->frames.fps;
-                row->jitter_ms = best->max_jitter_ms;
-            }
-            analysis_free(pa);
-        }
+        if (analyze_file(r->peer_pcap, &ao, &pa, perr, sizeof perr) != 0)
+            pa = NULL;
     }
+    bool server_role = sc->role == SCENARIO_ROLE_SERVER;
+    const struct analysis *recv = lab && server_role ? pa : an;
+    const struct analysis *sent = !lab ? NULL : server_role ? an : pa;
+    const char *recv_pcap = lab && server_role ? r->peer_pcap : r->sut_pcap;
+    if (recv) {
+        json_t *streams = json_array();
+        for (size_t i = 0; i < recv->n_streams; i++)
+            if (rtp_stream_metrics(recv->streams[i].rtp)->started)
+                json_array_append_new(streams,
+                                      scenario_json_stream(&recv->streams[i], recv_pcap, sent, r->im.t0_ns));
+        json_object_set_new(sj, "streams", streams);
+    }
+    analysis_free(pa);
 
     free(xf);
     analysis_free(an);
@@ -1270,21 +1277,6 @@ finish:
 
 /* ---- the whole run ---- */
 
-static void print_row(FILE *out, const struct run_summary_row *w)
-{
-    char loss[16] = "-", rate[16] = "-", fps[16] = "-", jit[16] = "-";
-    if (!isnan(w->loss_pct))
-        snprintf(loss, sizeof loss, "%.2f%%", w->loss_pct);
-    if (!isnan(w->bitrate_kbps))
-        snprintf(rate, sizeof rate, "%.0f", w->bitrate_kbps);
-    if (!isnan(w->fps))
-        snprintf(fps, sizeof fps, "%.2f", w->fps);
-    if (!isnan(w->jitter_ms))
-        snprintf(jit, sizeof jit, "%.2f", w->jitter_ms);
-    fprintf(out, "%-44.44s %-7s %8s %10s %7s %10s %7.1f\n", w->name, w->verdict, loss, rate, fps, jit,
-            w->duration_s);
-}
-
 static int probe_netem(char *why, size_t cap)
 {
     struct netlab lab;
@@ -1293,6 +1285,19 @@ static int probe_netem(char *why, size_t cap)
     int rc = netem_probe(lab.ns_router, NETLAB_RT_PEER_IF, why, cap);
     netlab_destroy(&lab);
     return rc;
+}
+
+/* The run's files for one scenario: captures/<run>/<parent>-<stem><suffix>.* */
+static void set_paths(struct scenario_run *r, const char *cap_dir, const char *parent, const char *stem,
+                      const char *suffix, bool lab)
+{
+    snprintf(r->base, sizeof r->base, "%s/%s%s%s", cap_dir, parent, stem, suffix);
+    snprintf(r->sut_pcap, sizeof r->sut_pcap, "%s.%s.pcap", r->base, lab ? "sut" : "lo");
+    if (lab)
+        snprintf(r->peer_pcap, sizeof r->peer_pcap, "%s.peer.pcap", r->base);
+    snprintf(r->impair_log, sizeof r->impair_log, "%s.impair.log", r->base);
+    snprintf(r->sut_out, sizeof r->sut_out, "%s.sut.stdout", r->base);
+    snprintf(r->sut_err, sizeof r->sut_err, "%s.sut.stderr", r->base);
 }
 
 static void update_link(const char *dir, const char *name)
@@ -1423,6 +1428,10 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
     json_t *sarr = json_array();
     json_object_set_new(report, "scenarios", sarr);
 
+    const char *baseline_cmd = o->baseline ? (o->baseline_cmd ? o->baseline_cmd : RUN_REFERENCE_SERVER_CMD) : NULL;
+    json_object_set_new(runj, "baseline", o->baseline ? json_string("reference") : json_null());
+    json_object_set_new(runj, "baseline_cmd", baseline_cmd ? json_string(baseline_cmd) : json_null());
+    bool tty = isatty(STDERR_FILENO) != 0;
     struct run_summary_row *rows = calloc(n_files, sizeof *rows);
     int passed = 0, failed = 0, errors = 0;
     size_t ran = 0;
@@ -1449,15 +1458,12 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
             if (strcmp(parent, ".-") == 0)
                 parent[0] = 0;
         }
-        snprintf(r->base, sizeof r->base, "%s/%s%s", cap_dir, parent, stem);
-        snprintf(r->sut_pcap, sizeof r->sut_pcap, "%s.%s.pcap", r->base, lab ? "sut" : "lo");
-        if (lab)
-            snprintf(r->peer_pcap, sizeof r->peer_pcap, "%s.peer.pcap", r->base);
-        snprintf(r->impair_log, sizeof r->impair_log, "%s.impair.log", r->base);
-        snprintf(r->sut_out, sizeof r->sut_out, "%s.sut.stdout", r->base);
-        snprintf(r->sut_err, sizeof r->sut_err, "%s.sut.stderr", r->base);
+        set_paths(r, cap_dir, parent, stem, "", lab);
         if (!o->quiet) {
-            fprintf(stderr, "[%zu/%zu] %s ...\n", i + 1, n_files, files[i]);
+            if (tty)
+                fprintf(stderr, "\r\033[K[%zu/%zu] %s ...", i + 1, n_files, files[i]);
+            else
+                fprintf(stderr, "[%zu/%zu] %s ...\n", i + 1, n_files, files[i]);
         }
         json_t *sj = json_object();
         json_object_set_new(sj, "name", json_string(scs[i].name));
@@ -1466,6 +1472,39 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
         json_object_set_new(sj, "profile", json_string(scs[i].profile == SCENARIO_PROFILE_LAB ? "lab" : "rfc2326"));
         scenario_execute(r, netem_state, netem_why, sj, &rows[i]);
         json_array_append_new(sarr, sj);
+        if (baseline_cmd && scs[i].role == SCENARIO_ROLE_SERVER && !interrupted) {
+            /* The same scenario, seed and impairment against the reference. */
+            struct run_opts ob = *o;
+            ob.server_cmd = baseline_cmd;
+            struct scenario_run *rb = calloc(1, sizeof *rb);
+            if (rb) {
+                rb->o = &ob;
+                rb->sc = &scs[i];
+                rb->run_name = run_name;
+                set_paths(rb, cap_dir, parent, stem, ".ref", lab);
+                if (!o->quiet && tty)
+                    fprintf(stderr, "\r\033[K[%zu/%zu] %s (reference) ...", i + 1, n_files, files[i]);
+                else if (!o->quiet)
+                    fprintf(stderr, "[%zu/%zu] %s (reference) ...\n", i + 1, n_files, files[i]);
+                json_t *bj = json_object();
+                json_object_set_new(bj, "name", json_string(scs[i].name));
+                json_object_set_new(bj, "file", json_string(files[i]));
+                json_object_set_new(bj, "role", json_string("server"));
+                json_object_set_new(bj, "profile",
+                                    json_string(scs[i].profile == SCENARIO_PROFILE_LAB ? "lab" : "rfc2326"));
+                struct run_summary_row brow;
+                memset(&brow, 0, sizeof brow);
+                scenario_execute(rb, netem_state, netem_why, bj, &brow);
+                json_object_set_new(sj, "baseline", bj);
+                free(rb);
+            }
+        } else if (baseline_cmd) {
+            json_object_set_new(sj, "baseline_note",
+                                json_string(scs[i].role == SCENARIO_ROLE_SERVER
+                                                ? "not run: the run was interrupted"
+                                                : "no baseline: the reference is a server, this scenario tests a "
+                                                  "client"));
+        }
         if (strcmp(rows[i].verdict, "pass") == 0)
             passed++;
         else if (strcmp(rows[i].verdict, "fail") == 0)
@@ -1474,6 +1513,8 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
             errors++;
         ran++;
         if (!o->quiet) {
+            if (tty)
+                fputs("\r\033[K", stderr);
             json_t *fl = json_object_get(sj, "failures");
             size_t k;
             json_t *f;
@@ -1496,7 +1537,8 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
             const char *e = json_string_value(json_object_get(sj, "error"));
             if (e)
                 fprintf(stderr, "  %s: error: %s\n", files[i], e);
-            fprintf(stderr, "  -> %s (%.1f s)\n", rows[i].verdict, rows[i].duration_s);
+            fprintf(stderr, "[%zu/%zu] %s: %s (%.1f s)\n", i + 1, n_files, files[i], rows[i].verdict,
+                    rows[i].duration_s);
         }
         free(r);
     }
@@ -1505,21 +1547,19 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
                                   "passed", passed, "failed", failed, "errors", errors, "interrupted",
                                   interrupted != 0));
     json_object_set_new(runj, "duration_s", json_real((double)(time(NULL) - started)));
-    char rpath[PATH_MAX];
-    snprintf(rpath, sizeof rpath, "%s/report.json", rep_dir);
-    if (json_dump_file(report, rpath, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
-        fprintf(stderr, "rtsp-harness run: cannot write %s\n", rpath);
+    char werr[1024];
+    bool written = report_write_all(report, rep_dir, werr, sizeof werr) == 0;
+    if (!written)
+        fprintf(stderr, "rtsp-harness run: %s\n", werr);
+    const char *nc = getenv("NO_COLOR");
+    struct report_text_opts to = {.color = isatty(STDOUT_FILENO) && !(nc && *nc), .quiet = o->quiet};
+    report_text(stdout, report, &to);
     json_decref(report);
     update_link(o->captures_dir, run_name);
     update_link(o->reports_dir, run_name);
-
-    FILE *out = stdout;
-    fprintf(out, "%-44s %-7s %8s %10s %7s %10s %7s\n", "scenario", "verdict", "loss", "kbit/s", "fps",
-            "jitter ms", "time s");
-    for (size_t i = 0; i < ran; i++)
-        print_row(out, &rows[i]);
-    fprintf(out, "%d passed, %d failed, %d errors%s; report %s; captures %s\n", passed, failed, errors,
-            interrupted ? " (interrupted)" : "", rpath, cap_dir);
+    if (written)
+        printf("report: %s/index.html\n        %s/report.json\n        %s/junit.xml\ncaptures: %s\n", rep_dir,
+               rep_dir, rep_dir, cap_dir);
     free(rows);
     for (size_t i = 0; i < n_files; i++) {
         scenario_free(&scs[i]);

@@ -23,6 +23,10 @@ enum run_backend {
     RUN_BACKEND_USERSPACE, /* the harness's own forwarder */
 };
 
+/* The bundled reference server, as the suites expect it (their session
+ * timeout scenarios assume 3 s). */
+#define RUN_REFERENCE_SERVER_CMD "{harness} serve --media {media_dir} --port {port} --session-timeout 3"
+
 struct run_opts {
     const char *server_cmd;      /* server under test: shell command ({port} {media} {media_dir} {harness} {host}) */
     const char *client_cmd;      /* client under test: shell command ({url} {host} {port} {media}) */
@@ -36,6 +40,8 @@ struct run_opts {
     const char *captures_dir;    /* where captures/<run>/ goes */
     const char *reports_dir;     /* where reports/<run>/ goes */
     const char *run_name;        /* <run>; NULL: a UTC timestamp */
+    bool baseline;               /* --baseline reference: each server scenario also runs against the reference */
+    const char *baseline_cmd;    /* --baseline-cmd: the reference's command; NULL RUN_REFERENCE_SERVER_CMD */
     unsigned scenario_timeout_s; /* wall clock per scenario */
     unsigned startup_timeout_s;  /* how long the server under test may take to listen */
     bool quiet;                  /* no progress lines, only the summary */

@@ -39,6 +39,11 @@ static void usage(FILE *out)
             "  --captures DIR        default captures (captures/<run>/)\n"
             "  --reports DIR         default reports (reports/<run>/)\n"
             "  --name NAME           the run's name (default a UTC timestamp)\n"
+            "  --baseline reference  run each server scenario against the bundled reference\n"
+            "                        server too (same seed and impairment) and put its figures\n"
+            "                        beside the SUT's in every report format\n"
+            "  --baseline-cmd CMD    the reference's command line (default:\n"
+            "                        " RUN_REFERENCE_SERVER_CMD ")\n"
             "  -q, --quiet           only the summary table\n"
             "  -v, --verbose\n");
 }
@@ -70,7 +75,7 @@ int run_main(int argc, char **argv)
         .argv = argv,
     };
     enum { O_SERVER = 256, O_CLIENT, O_TARGET, O_BACKEND, O_IMPAIR, O_SEED, O_MEDIA_DIR, O_MEDIA, O_PORT,
-           O_STO, O_UTO, O_CAPTURES, O_REPORTS, O_NAME };
+           O_STO, O_UTO, O_CAPTURES, O_REPORTS, O_NAME, O_BASELINE, O_BASELINE_CMD };
     static const struct option options[] = {
         {"server-cmd", required_argument, NULL, O_SERVER},
         {"client-cmd", required_argument, NULL, O_CLIENT},
@@ -86,6 +91,8 @@ int run_main(int argc, char **argv)
         {"captures", required_argument, NULL, O_CAPTURES},
         {"reports", required_argument, NULL, O_REPORTS},
         {"name", required_argument, NULL, O_NAME},
+        {"baseline", required_argument, NULL, O_BASELINE},
+        {"baseline-cmd", required_argument, NULL, O_BASELINE_CMD},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -146,6 +153,15 @@ int run_main(int argc, char **argv)
             }
             o.run_name = optarg;
             break;
+        case O_BASELINE:
+            if (strcmp(optarg, "reference") != 0) {
+                fprintf(stderr, "rtsp-harness run: --baseline: '%s' is not 'reference' (the bundled server)\n",
+                        optarg);
+                return 2;
+            }
+            o.baseline = true;
+            break;
+        case O_BASELINE_CMD: o.baseline_cmd = optarg; break;
         case 'q': o.quiet = true; break;
         case 'v': o.verbose++; break;
         case 'h': usage(stdout); return 0;
@@ -166,6 +182,14 @@ int run_main(int argc, char **argv)
     int sut_kinds = (o.server_cmd != NULL) + (o.target_url != NULL);
     if (sut_kinds > 1) {
         fprintf(stderr, "rtsp-harness run: --server-cmd and --target exclude each other\n");
+        return 2;
+    }
+    if (o.baseline && o.target_url) {
+        fprintf(stderr, "rtsp-harness run: --baseline needs the lab: it cannot be used with --target\n");
+        return 2;
+    }
+    if (o.baseline_cmd && !o.baseline) {
+        fprintf(stderr, "rtsp-harness run: --baseline-cmd without --baseline reference\n");
         return 2;
     }
     if (o.target_url && strncmp(o.target_url, "rtsp://", 7) != 0) {

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from serve_util import Media, MOVIE, Server
+from run_util import REF_CMD, SCEN, run
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -29,6 +30,19 @@ def run_harness(harness_bin):
         return subprocess.run([harness_bin, *map(str, args)], capture_output=True,
                               text=True, timeout=timeout, **kw)
     return run
+
+
+@pytest.fixture(scope="session")
+def suite_run(harness_bin, tmp_path_factory):
+    """The conformance and lab suites against the reference server on the
+    userspace backend, run once for every test that reads its report:
+    (CompletedProcess, report, reports/<run> directory)."""
+    if os.geteuid() != 0:
+        pytest.skip("the network lab needs root")
+    tmp = tmp_path_factory.mktemp("suite")
+    proc, report = run(harness_bin, tmp, "--server-cmd", REF_CMD, "--backend", "userspace",
+                       SCEN / "conformance", SCEN / "lab", name="suite")
+    return proc, report, tmp / "reports" / "suite"
 
 
 @pytest.fixture(scope="session")

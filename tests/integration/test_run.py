@@ -10,36 +10,11 @@ import signal
 import subprocess
 import time
 
-import jsonschema
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCHEMA = jsonschema.Draft202012Validator(
-    json.loads((ROOT / "docs" / "run-report.schema.json").read_text()))
-SCEN = ROOT / "scenarios"
-REF_CMD = "{harness} serve --media {media_dir} --port {port} --session-timeout 3"
+from run_util import REF_CMD, ROOT, SCEN, run, scenario
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the network lab needs root")
-
-
-def run(harness_bin, tmp_path, *args, name="t", timeout=600):
-    cmd = [harness_bin, "run", "--name", name, "--captures", str(tmp_path / "captures"),
-           "--reports", str(tmp_path / "reports"), *map(str, args)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    report_path = tmp_path / "reports" / name / "report.json"
-    report = json.loads(report_path.read_text()) if report_path.exists() else None
-    if report is not None:
-        # Every report any test makes must match the documented schema.
-        errors = [f"{list(e.absolute_path)}: {e.message}" for e in SCHEMA.iter_errors(report)]
-        assert not errors, errors[:5]
-    return proc, report
-
-
-def scenario(report, stem):
-    for s in report["scenarios"]:
-        if pathlib.Path(s["file"]).stem == stem:
-            return s
-    raise KeyError(stem)
 
 
 def netns_inodes():
@@ -88,9 +63,8 @@ PLAY = """\
 """
 
 
-def test_conformance_and_lab_suites_pass_against_the_reference_server(harness_bin, tmp_path):
-    proc, report = run(harness_bin, tmp_path, "--server-cmd", REF_CMD, "--backend", "userspace",
-                       SCEN / "conformance", SCEN / "lab")
+def test_conformance_and_lab_suites_pass_against_the_reference_server(suite_run):
+    proc, report, _ = suite_run
     bad = [(s["file"], s["failures"][:2], s.get("error")) for s in report["scenarios"]
            if s["verdict"] != "pass"]
     assert proc.returncode == 0 and not bad, (proc.stdout[-3000:], bad)
