@@ -3,7 +3,10 @@
  * merged reports, then name), their verdicts and failing checks compared,
  * and the figures of the streams as received and of the measured one-way
  * delay checked against per-metric tolerances. A figure missing on one
- * side is shown as "-" and is never a regression by itself. */
+ * side is shown as "-" and is never a regression by itself. The defaults
+ * are meant to pass a rerun with the same seed: they allow at least
+ * COUNT_FLOOR packets or frames, and a scenario in which the lab itself
+ * stalled has only its loss judged. */
 #include "report.h"
 
 #include <math.h>
@@ -31,8 +34,8 @@ static const struct metric {
     [M_LOSS] = {"loss", true, 1, false, 100, 1, 2, "%", " pp"},
     [M_FPS] = {"fps", false, 0.05, true, 1, 1, 2, " fps", " fps"},
     [M_BITRATE] = {"bitrate", false, 0.10, true, 1, 0.001, 1, " kbit/s", " kbit/s"},
-    [M_JITTER] = {"jitter", true, 5, false, 1, 1, 2, " ms", " ms"},
-    [M_INTERVAL_P99] = {"interval_p99", true, 20, false, 1, 1, 1, " ms", " ms"},
+    [M_JITTER] = {"jitter", true, 10, false, 1, 1, 2, " ms", " ms"},
+    [M_INTERVAL_P99] = {"interval_p99", true, 25, false, 1, 1, 1, " ms", " ms"},
     [M_FRAMES] = {"frames", false, 0.05, true, 1, 1, 0, "", " frames"},
     [M_DELAY_P50] = {"delay_p50", true, 5, false, 1, 1, 2, " ms", " ms"},
     [M_DELAY_P99] = {"delay_p99", true, 10, false, 1, 1, 2, " ms", " ms"},
@@ -399,7 +402,15 @@ struct tally {
 
 static bool is_pass(const char *v) { return strcmp(v, "pass") == 0; }
 
-static void compare_pair(FILE *out, const json_t *b, const json_t *n, const struct report_tolerance *tol,
+/* The least loss a default tolerance allows for a stream: COUNT_FLOOR
+ * packets of those expected, in percentage points (0 when unknown). */
+static double loss_floor(const json_t *st)
+{
+    double expected = report_num(st, "expected", report_num(st, "packets", 0) + report_num(st, "lost", 0));
+    return expected > 0 ? COUNT_FLOOR * 100.0 / expected : 0;
+}
+
+static void compare_pair(FILE *out, const json_t *b, const json_t *n, const struct judge *defaults,
                          const struct report_compare_opts *o, struct tally *t)
 {
     const char *vb = report_str(b, "verdict", "?"), *vn = report_str(n, "verdict", "?");
@@ -412,6 +423,10 @@ static void compare_pair(FILE *out, const json_t *b, const json_t *n, const stru
     size_t fixed_checks = print_checks_only_in(out, b, n, "", false);
     bool checks_regressed = !verdict_regressed && strcmp(vb, "fail") == 0 && new_checks > 0;
 
+    struct judge j = *defaults;
+    double late_b = lab_late_ms(b), late_n = lab_late_ms(n);
+    j.stalled = late_b >= LAB_STALL_MS || late_n >= LAB_STALL_MS;
+
     struct rows rows = {0};
     size_t nb = 0, nn = 0;
     struct ranked *sb = ranked_streams(b, &nb, &rows.oom), *sn = ranked_streams(n, &nn, &rows.oom);
@@ -420,12 +435,20 @@ static void compare_pair(FILE *out, const json_t *b, const json_t *n, const stru
         char prefix[32] = "";
         if (ns > 1)
             snprintf(prefix, sizeof prefix, "stream %zu ", i + 1);
-        for (int m = M_LOSS; m <= M_FRAMES; m++)
-            row_add(&rows, prefix, m, i < nb ? stream_figure(sb[i].s, m) : NAN,
-                    i < nn ? stream_figure(sn[i].s, m) : NAN, tol);
+        char floor_text[32];
+        snprintf(floor_text, sizeof floor_text, "%d packets", COUNT_FLOOR);
+        const json_t *bs = i < nb ? sb[i].s : NULL, *ns_ = i < nn ? sn[i].s : NULL;
+        row_add(&rows, prefix, M_LOSS, bs ? stream_figure(bs, M_LOSS) : NAN,
+                ns_ ? stream_figure(ns_, M_LOSS) : NAN, loss_floor(bs ? bs : ns_), floor_text, &j);
+        for (int m = M_FPS; m < M_FRAMES; m++)
+            row_add(&rows, prefix, m, bs ? stream_figure(bs, m) : NAN, ns_ ? stream_figure(ns_, m) : NAN, 0, "",
+                    &j);
+        snprintf(floor_text, sizeof floor_text, "%d frames", COUNT_FLOOR);
+        row_add(&rows, prefix, M_FRAMES, bs ? stream_figure(bs, M_FRAMES) : NAN,
+                ns_ ? stream_figure(ns_, M_FRAMES) : NAN, COUNT_FLOOR, floor_text, &j);
     }
-    row_add(&rows, "", M_DELAY_P50, delay_figure(b, "p50"), delay_figure(n, "p50"), tol);
-    row_add(&rows, "", M_DELAY_P99, delay_figure(b, "p99"), delay_figure(n, "p99"), tol);
+    row_add(&rows, "", M_DELAY_P50, delay_figure(b, "p50"), delay_figure(n, "p50"), 0, "", &j);
+    row_add(&rows, "", M_DELAY_P99, delay_figure(b, "p99"), delay_figure(n, "p99"), 0, "", &j);
     free(sb);
     free(sn);
     if (rows.oom)
@@ -465,12 +488,16 @@ static void compare_pair(FILE *out, const json_t *b, const json_t *n, const stru
             print_checks_only_in(out, b, n, "  no longer failing: ", true);
         if (nb != nn && !o->quiet)
             fprintf(out, "  streams: %zu in BASE, %zu in NEW (paired by packet count, most first)\n", nb, nn);
+        if (j.stalled && !o->quiet)
+            fprintf(out, "  the lab stalled (its impairment forwarder ran up to %.0f ms late in %s): only loss is judged\n",
+                    fmax(isnan(late_b) ? 0 : late_b, isnan(late_n) ? 0 : late_n),
+                    late_b >= LAB_STALL_MS && late_n >= LAB_STALL_MS ? "both" : late_b >= LAB_STALL_MS ? "BASE" : "NEW");
         if (regressed_rows > 0 || (!o->quiet && rows.n > 0)) {
             if (!o->quiet)
                 fprintf(out, "    %-22s %16s %16s  %-26s %s\n", "metric", "base", "new", "delta", "tolerance");
             for (size_t i = 0; i < rows.n; i++)
                 if (!o->quiet || rows.v[i].status == ST_REGRESSION)
-                    print_row(out, &rows.v[i], tol, o->color);
+                    print_row(out, &rows.v[i], o->color);
         }
         fputc('\n', out);
     }
@@ -528,12 +555,13 @@ int report_compare(FILE *out, const json_t *base, const char *base_name, const j
         return 2;
     }
 
-    struct report_tolerance tol[M_COUNT];
+    struct judge judge;
+    memset(&judge, 0, sizeof judge);
     for (int m = 0; m < M_COUNT; m++) {
-        memset(&tol[m], 0, sizeof tol[m]);
-        snprintf(tol[m].metric, sizeof tol[m].metric, "%s", metrics[m].name);
-        tol[m].value = metrics[m].dflt;
-        tol[m].relative = metrics[m].dflt_relative;
+        snprintf(judge.tol[m].metric, sizeof judge.tol[m].metric, "%s", metrics[m].name);
+        judge.tol[m].value = metrics[m].dflt;
+        judge.tol[m].relative = metrics[m].dflt_relative;
+        judge.dflt[m] = true;
     }
     for (size_t i = 0; i < o->n_tol && i < REPORT_MAX_TOLERANCES; i++) {
         int m = metric_by_name(o->tol[i].metric, strlen(o->tol[i].metric));
@@ -541,7 +569,8 @@ int report_compare(FILE *out, const json_t *base, const char *base_name, const j
             wire_errf(err, cap, "tolerance for unknown metric '%s'", o->tol[i].metric);
             return 2;
         }
-        tol[m] = o->tol[i];
+        judge.tol[m] = o->tol[i];
+        judge.dflt[m] = false;
     }
 
     size_t nb = json_array_size(bs), nn = json_array_size(ns);
@@ -577,7 +606,7 @@ int report_compare(FILE *out, const json_t *base, const char *base_name, const j
     for (size_t i = 0; i < nb; i++) {
         const json_t *b = json_array_get(bs, i);
         if (pair[i] != SIZE_MAX) {
-            compare_pair(out, b, json_array_get(ns, pair[i]), tol, o, &t);
+            compare_pair(out, b, json_array_get(ns, pair[i]), &judge, o, &t);
             continue;
         }
         print_scenario_title(out, b, o->color);

@@ -57,6 +57,8 @@ static const char page_css[] =
     "th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--bd);vertical-align:top}\n"
     "th{font-size:12px;color:var(--mu);font-weight:600;background:var(--bg2)}\n"
     "td.n,th.n{text-align:right;white-space:nowrap}\n"
+    "table.ck td{padding:2px 8px;font-size:13px}table.ck tr.bad td{background:var(--hl)}\n"
+    "table.ck .b{min-width:40px;font-size:11px;line-height:16px}\n"
     ".tw{overflow-x:auto}\n"
     "table.sum td{vertical-align:middle}\n"
     ".ref{display:block;color:var(--mu);font-size:11.5px}\n"
@@ -89,7 +91,7 @@ static const char page_css[] =
     "pre.msg{margin:4px 0;padding:6px 10px;background:var(--bg2);border:1px solid var(--bd);border-radius:4px;"
     "white-space:pre-wrap;word-break:break-all;max-height:420px;overflow:auto}\n"
     "pre.msg.resp{background:#fff}\n"
-    ".pair{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:8px}.pair pre.msg{margin:0}\n"
+    ".pair{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:8px;align-items:start}.pair pre.msg{margin:0}\n"
     "pre mark{background:#ffcecb;color:inherit;border-radius:2px}\n"
     "aside.fnd{font-size:12.5px}aside.fnd>div{border:1px solid #ffcecb;background:#fff;border-radius:4px;"
     "padding:6px 8px;margin-bottom:6px}\n"
@@ -113,8 +115,7 @@ static const char page_css[] =
     "svg .nom{stroke:var(--pass);stroke-width:1.2;stroke-dasharray:5 4;fill:none}\n"
     "svg .bar{fill:var(--line)}\n"
     "svg .clip{fill:var(--error)}\n"
-    "svg .ev-net{stroke:var(--fail);stroke-width:2}svg .ev-never{stroke:var(--error);stroke-width:2}"
-    "svg .ev-unk{stroke:var(--skip);stroke-width:2}\n"
+    "svg .ev-net{fill:var(--fail)}svg .ev-never{fill:var(--error)}svg .ev-unk{fill:var(--skip)}\n"
     "svg .ln-k,svg .bar-k{fill:var(--line)}svg .rl-k{fill:var(--ref)}svg .ev-net-k{fill:var(--fail)}"
     "svg .ev-never-k{fill:var(--error)}svg .ev-unk-k{fill:var(--skip)}svg .nom-k{fill:var(--pass)}\n"
     ".thumbs{display:flex;gap:10px;overflow-x:auto;padding:6px 0}\n"
@@ -712,30 +713,29 @@ static void checks_section(FILE *out, const json_t *sc)
         n[strcmp(st, "pass") == 0 ? 0 : strcmp(st, "fail") == 0 ? 1 : strcmp(st, "error") == 0 ? 2 : 3]++;
     }
     fprintf(out, "<details class=\"sub\"%s><summary>Checks: %zu (%zu passed, %zu failed, %zu errors, %zu skipped)"
-                 "</summary><div class=\"tw\"><table><tr><th>status</th><th>check</th><th>source</th>"
-                 "<th>what must hold</th><th class=\"n\">time</th></tr>",
+                 "</summary><div class=\"tw\"><table class=\"ck\"><tr><th>status</th><th>check</th><th>source</th>"
+                 "<th>what must hold</th><th>RFC</th><th class=\"n\">time</th></tr>",
             n[1] || n[2] ? " open" : "", json_array_size(checks), n[0], n[1], n[2], n[3]);
     json_array_foreach(checks, i, c)
     {
-        fputs("<tr><td>", out);
-        badge(out, report_str(c, "status", "?"));
+        const char *st = report_str(c, "status", "?");
+        bool bad = strcmp(st, "fail") == 0 || strcmp(st, "error") == 0;
+        fprintf(out, "<tr%s><td>", bad ? " class=\"bad\"" : "");
+        badge(out, st);
         fputs("</td><td><code>", out);
         esc(out, report_str(c, "name", report_str(c, "id", "?")));
         fputs("</code></td><td class=\"mu sm\">", out);
         esc(out, report_str(c, "source", ""));
         fputs("</td><td>", out);
         esc(out, report_str(c, "description", ""));
-        const char *msg = report_str(c, "message", NULL), *rfc = report_str(c, "rfc", NULL);
+        const char *msg = report_str(c, "message", NULL);
         if (msg && *msg) {
-            fputs("<div class=\"ev\">", out);
+            fputs(bad ? "<div class=\"worse sm\">" : " <span class=\"mu sm\">&middot; ", out);
             esc(out, msg);
-            fputs("</div>", out);
+            fputs(bad ? "</div>" : "</span>", out);
         }
-        if (rfc) {
-            fputs("<div class=\"ev\">", out);
-            esc(out, rfc);
-            fputs("</div>", out);
-        }
+        fputs("</td><td class=\"mu sm\">", out);
+        esc(out, report_str(c, "rfc", ""));
         fputs("</td><td class=\"n mu sm\">", out);
         double t = report_num(c, "time_s", NAN);
         if (isfinite(t))

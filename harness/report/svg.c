@@ -19,6 +19,7 @@
 #define PW (W - ML - MR)
 #define PH (H - MT - MB)
 #define COLS ((int)PW) /* pixel columns a line is reduced to */
+#define SPAN_MAX 1e9   /* seconds, or units on y: beyond this a figure is garbage, not data */
 
 /* The mapping of one plot from data to the viewBox. */
 struct frame {
@@ -29,9 +30,9 @@ struct frame {
 static struct frame frame_of(const struct svg_plot *p, double y1)
 {
     struct frame f = {p->x0, p->x1, y1};
-    if (!isfinite(f.x0))
+    if (!isfinite(f.x0) || fabs(f.x0) > SPAN_MAX)
         f.x0 = 0;
-    if (!isfinite(f.x1) || f.x1 <= f.x0)
+    if (!isfinite(f.x1) || f.x1 <= f.x0 || f.x1 - f.x0 > SPAN_MAX)
         f.x1 = f.x0 + 1;
     if (!isfinite(f.y1) || f.y1 <= 0)
         f.y1 = 1;
@@ -80,8 +81,8 @@ static int decimals(double step)
 /* The top of the y axis for values up to top: a round multiple of a step. */
 static double nice_top(double top, double *step)
 {
-    if (!(top > 0) || !isfinite(top))
-        top = 1;
+    if (!(top > 0) || top > SPAN_MAX)
+        top = top > SPAN_MAX ? SPAN_MAX : 1;
     *step = nice_step(top, 4);
     return ceil(top / *step - 1e-9) * *step;
 }
@@ -459,21 +460,27 @@ void svg_event_plot(FILE *out, const struct svg_plot *p, const struct svg_event 
         fputs("</text>", out);
         if (!count || !first)
             continue;
+        /* Neighbouring columns with events merge into one mark, so a burst
+         * of thousands of losses stays one element with one tooltip. */
         double h = row_h * 0.6 < 18 ? row_h * 0.6 : 18;
         for (int c = 0; c < COLS; c++) {
             size_t k = r * COLS + (size_t)c;
             if (!count[k])
                 continue;
-            fprintf(out, "<path class=\"%s\" d=\"M%.1f %.1fv%.1f\">", rows[r].cls, ML + c + 0.5, cy - h / 2, h);
-            const struct svg_event *e = &ev[first[k]];
-            if (e->tip || count[k] > 1) {
-                fputs("<title>", out);
-                report_xml_escape_str(out, e->tip);
-                if (count[k] > 1)
-                    fprintf(out, "%s(%zu events here)", e->tip ? " " : "", count[k]);
-                fputs("</title>", out);
+            int end = c;
+            size_t total = count[k];
+            while (end + 1 < COLS && count[k + (size_t)(end + 1 - c)]) {
+                end++;
+                total += count[k + (size_t)(end - c)];
             }
-            fputs("</path>", out);
+            double w = (double)(end - c + 1);
+            fprintf(out, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>",
+                    rows[r].cls, ML + c - (w < 2 ? 0.5 : 0), cy - h / 2, w < 2 ? 2 : w, h);
+            report_xml_escape_str(out, ev[first[k]].tip);
+            if (total > 1)
+                fprintf(out, "%s(%zu events here)", ev[first[k]].tip ? " " : "", total);
+            fputs("</title></rect>", out);
+            c = end;
         }
     }
     free(count);

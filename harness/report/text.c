@@ -111,21 +111,27 @@ static bool any_baseline(const json_t *scenarios)
     return false;
 }
 
-static size_t name_width(const json_t *scenarios)
+/* Width of a column of the scenarios' key (name, or run tag of a merged
+ * report): the longest value, at least the heading, at most NAME_WIDTH. 0
+ * when no scenario has the key. */
+static size_t key_width(const json_t *scenarios, const char *key, const char *heading)
 {
-    size_t w = strlen("scenario");
+    size_t w = 0;
     size_t i;
     const json_t *sc;
     json_array_foreach(scenarios, i, sc)
     {
-        size_t n = columns(report_str(sc, "name", "?"));
+        const char *v = report_str(sc, key, NULL);
+        size_t n = v ? columns(v) : 0;
+        if (v && n < strlen(heading))
+            n = strlen(heading);
         if (n > w)
             w = n;
     }
     return w < NAME_WIDTH ? w : NAME_WIDTH;
 }
 
-static void put_row(FILE *out, const json_t *sc, size_t width, bool baseline, bool color)
+static void put_row(FILE *out, const json_t *sc, size_t run_width, size_t width, bool baseline, bool color)
 {
     const json_t *st = main_stream(sc);
     char loss[24], rate[24], fps[24], jit[24], dur[24];
@@ -134,6 +140,10 @@ static void put_row(FILE *out, const json_t *sc, size_t width, bool baseline, bo
     figure(fps, sizeof fps, st, "fps", 1, 2, "");
     figure(jit, sizeof jit, st, "max_jitter_ms", 1, 2, "");
     figure(dur, sizeof dur, sc, "duration_s", 1, 1, "");
+    if (run_width) {
+        put_cell(out, report_str(sc, "run", "-"), run_width);
+        fputc(' ', out);
+    }
     put_cell(out, report_str(sc, "name", "?"), width);
     const char *v = report_str(sc, "verdict", "?");
     fputc(' ', out);
@@ -154,8 +164,15 @@ static void put_row(FILE *out, const json_t *sc, size_t width, bool baseline, bo
 
 static void put_table(FILE *out, const json_t *scenarios, bool color)
 {
-    size_t width = name_width(scenarios);
+    size_t width = key_width(scenarios, "name", "scenario");
+    if (width == 0)
+        width = strlen("scenario");
+    size_t run_width = key_width(scenarios, "run", "run"); /* merged reports */
     bool baseline = any_baseline(scenarios);
+    if (run_width) {
+        put_cell(out, "run", run_width);
+        fputc(' ', out);
+    }
     put_cell(out, "scenario", width);
     fprintf(out, " %-7s %8s %10s %7s %10s %7s", "verdict", "loss", "kbit/s", "fps", "jitter ms", "time s");
     if (baseline)
@@ -166,16 +183,21 @@ static void put_table(FILE *out, const json_t *scenarios, bool color)
     json_array_foreach(scenarios, i, sc)
     {
         if (json_is_object(sc))
-            put_row(out, sc, width, baseline, color);
+            put_row(out, sc, run_width, width, baseline, color);
     }
 }
 
-static void put_failure(FILE *out, const char *file, const json_t *f, bool color)
+static void put_failure(FILE *out, const char *run, const char *file, const json_t *f, bool color)
 {
     const char *m = report_str(f, "message", "");
     long long line = report_int(f, "line", 0), frame = report_int(f, "frame", 0);
     const char *pcap = report_str(f, "pcap", NULL);
     fputs("  ", out);
+    if (run) {
+        fputc('[', out);
+        put_clean(out, run, strlen(run));
+        fputs("] ", out);
+    }
     put_clean(out, file, strlen(file));
     /* Analyzer findings about the stream as a whole have no line. */
     if (line > 0)
@@ -214,7 +236,7 @@ static void put_failures(FILE *out, const json_t *scenarios, bool color)
         json_array_foreach(json_object_get(sc, "failures"), k, f)
         {
             if (json_is_object(f))
-                put_failure(out, file, f, color);
+                put_failure(out, report_str(sc, "run", NULL), file, f, color);
         }
         const char *e = report_str(sc, "error", NULL), *ae = report_str(sc, "analysis_error", NULL);
         if (e)

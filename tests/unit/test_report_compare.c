@@ -391,6 +391,66 @@ static void merged_reports_pair_by_run_and_file(void)
     json_decref(b);
 }
 
+static void short_streams_allow_two_packets_or_frames_by_default(void)
+{
+    /* 122 packets, 20 frames: one packet is 0.82 pp, one frame 5%. */
+    json_t *a = report("base", json_pack("[o]", scenario("s.rtsp", "pass",
+                                                          json_pack("[o]", stream(122, 0, 20, 1e6, 1, 20)), 1.0)));
+    json_t *b = report("new", json_pack("[o]", scenario("s.rtsp", "pass",
+                                                         json_pack("[o]", stream(122, 2 / 122.0, 19, 1e6, 1, 18)),
+                                                         1.0)));
+    json_t *c = report("new", json_pack("[o]", scenario("s.rtsp", "pass",
+                                                         json_pack("[o]", stream(122, 3 / 122.0, 19, 1e6, 1, 17)),
+                                                         1.0)));
+    char err[256] = "";
+    CHECK_EQ_INT(compare(a, b, NULL, err, sizeof err), 0);
+    CHECK(has(row("loss"), "+1.64 pp") && has(row("loss"), "2 packets") && has(row("loss"), " ok"));
+    CHECK(has(row("frames"), "-2 frames") && has(row("frames"), "2 frames") && has(row("frames"), " ok"));
+    CHECK_EQ_INT(compare(a, c, NULL, err, sizeof err), 1);
+    CHECK(has(row("loss"), "REGRESSION") && has(row("frames"), "REGRESSION"));
+    /* A tolerance given explicitly is taken as it is. */
+    struct report_compare_opts o = {0};
+    CHECK_EQ_INT(report_tolerance_parse("loss=1", &o.tol[0], err, sizeof err), 0);
+    o.n_tol = 1;
+    CHECK_EQ_INT(compare(a, b, &o, err, sizeof err), 1);
+    CHECK(has(row("loss"), "1 pp") && has(row("loss"), "REGRESSION"));
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+}
+
+static void a_stalled_lab_leaves_timing_unjudged(void)
+{
+    json_t *a = report("base", two_scenarios(0.01, 25, "pass"));
+    json_t *scs = json_pack("[o,o]",
+                            scenario("scenarios/a.rtsp", "pass",
+                                     json_pack("[o]", stream(500, 0.10, 15, 5e5, 40.0, 60)), 150.0),
+                            scenario("scenarios/b.rtsp", "pass", json_array(), 1.0));
+    json_object_set_new(json_object_get(json_array_get(scs, 0), "impairment"), "forwarder",
+                        json_pack("{s:{s:f},s:{s:f}}", "to_peer", "delay_error_max_us", 139282.6, "to_sut",
+                                  "delay_error_max_us", 80.0));
+    json_t *b = report("new", scs);
+    char err[256] = "";
+    /* Loss is still judged; everything timed is shown but not judged. */
+    CHECK_EQ_INT(compare(a, b, NULL, err, sizeof err), 1);
+    CHECK(has(out_buf_text, "the lab stalled (its impairment forwarder ran up to 139 ms late in NEW)"));
+    CHECK(has(row("loss"), "REGRESSION"));
+    const char *timed[] = {"fps", "bitrate", "jitter", "interval_p99", "frames", "delay_p50", "delay_p99"};
+    for (size_t i = 0; i < sizeof timed / sizeof timed[0]; i++)
+        CHECK(has(row(timed[i]), "not judged"));
+    CHECK(has(out_buf_text, "1 regression in 1 scenario"));
+    /* A forwarder on time leaves them judged. */
+    json_object_set_new(json_object_get(json_object_get(json_object_get(json_array_get(scs, 0), "impairment"),
+                                                         "forwarder"),
+                                         "to_peer"),
+                        "delay_error_max_us", json_real(300));
+    CHECK_EQ_INT(compare(a, b, NULL, err, sizeof err), 1);
+    CHECK(!has(out_buf_text, "stalled") && has(row("jitter"), "REGRESSION") && has(row("fps"), "REGRESSION"));
+    CHECK(has(out_buf_text, "7 regressions in 1 scenario"));
+    json_decref(a);
+    json_decref(b);
+}
+
 /* ---- merge ---- */
 
 static void merge_adds_up_tags_and_does_not_alias(void)
@@ -526,6 +586,8 @@ int main(void)
     RUN(quiet_shows_regressions_only);
     RUN(streams_pair_by_packets_and_counts_are_said);
     RUN(merged_reports_pair_by_run_and_file);
+    RUN(short_streams_allow_two_packets_or_frames_by_default);
+    RUN(a_stalled_lab_leaves_timing_unjudged);
     RUN(merge_adds_up_tags_and_does_not_alias);
     RUN(merge_keeps_same_named_runs_apart_and_flattens_merges);
     RUN(merge_rejects_what_is_not_a_run_report);

@@ -351,6 +351,27 @@ static void the_reference_is_drawn_beside_the_sut(void)
     json_decref(doc);
 }
 
+static void a_merged_report_lists_its_runs_and_each_scenarios_run(void)
+{
+    json_t *sc = scenario("pass", json_array(), json_array(), json_array());
+    json_object_set_new(sc, "run", json_string("job-linux-<2>"));
+    json_t *doc = report_with(json_pack("[o]", sc));
+    json_t *run = json_object_get(doc, "run");
+    json_object_set_new(run, "merged_from",
+                        json_pack("[{s:s, s:I}, {s:s, s:I}]", "name", "job-linux-<2>", "started",
+                                  (json_int_t)1795258940, "name", "job-arm", "started", (json_int_t)1795259000));
+    char *page = render(doc);
+    CHECK(page != NULL);
+    if (page) {
+        CHECK(strstr(page, "Merged from 2 runs") != NULL);
+        CHECK(strstr(page, "<th>run</th>") != NULL);
+        CHECK_EQ_INT(count(page, "job-linux-&lt;2&gt;"), 3); /* runs table, summary row, section */
+        CHECK(strstr(page, "job-arm") != NULL);
+    }
+    free(page);
+    json_decref(doc);
+}
+
 static void missing_null_and_wrong_types_render_without_crashing(void)
 {
     /* Every field a renderer reads, absent, null or of the wrong type. */
@@ -418,6 +439,7 @@ int main(void)
     RUN(thousands_of_frames_and_outliers_stay_small_and_clipped);
     RUN(thumbnails_are_inlined_only_when_base64);
     RUN(the_reference_is_drawn_beside_the_sut);
+    RUN(a_merged_report_lists_its_runs_and_each_scenarios_run);
     RUN(missing_null_and_wrong_types_render_without_crashing);
     RUN(an_unwritable_path_is_an_error_naming_it);
     char path[256];
