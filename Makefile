@@ -22,7 +22,7 @@ DEB_PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	libturbojpeg0-dev libjansson-dev nettle-dev python3-pytest ffmpeg \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 python3-gi python3-jsonschema tshark tcpdump \
-	chromium fonts-dejavu-core python3-lxml python3-pil libxml2-utils
+	chromium fonts-dejavu-core python3-lxml python3-pil libxml2-utils python3-pyflakes
 
 # `make test-netem` only: Debian's own kernel (it has sch_netem) booted under
 # qemu, with an initramfs built from busybox.
@@ -33,7 +33,7 @@ FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_SECONDS ?= 600
 
 .PHONY: all deps build build-asan build-fuzz test unit-test integration-test \
-	fuzz-smoke fuzz bench clean demo test-netem deps-netem bench-impair
+	fuzz-smoke fuzz bench clean demo test-netem deps-netem bench-impair lint
 
 all: build
 
@@ -89,7 +89,11 @@ fuzz-smoke: build-fuzz
 fuzz: build-fuzz
 	fuzz/run.sh $(FUZZ_SECONDS)
 
-test: unit-test integration-test fuzz-smoke
+# The Python test code and fixtures: unused imports and undefined names.
+lint: deps
+	$(PYTHON) -m pyflakes tests fixtures bench
+
+test: lint unit-test integration-test fuzz-smoke
 
 # The main job: the reference server in the lab, the conformance and lab
 # suites under the default impairment profile (DEMO_IMPAIR).

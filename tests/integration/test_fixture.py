@@ -3,7 +3,6 @@ independently of the C code (the .Mjpeg container and the JPEG comment are
 parsed here in Python, the frames decoded by ffmpeg), its verifier on good
 and corrupt files, and its command-line errors."""
 import json
-import pathlib
 import re
 import shutil
 import subprocess

@@ -6,25 +6,15 @@ run must be caught as a regression naming loss, and a merge of runs must be
 a run report whose summary adds up and which the other commands accept."""
 import json
 import os
-import pathlib
-import subprocess
 
-import jsonschema
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCHEMA = jsonschema.Draft202012Validator(
-    json.loads((ROOT / "docs" / "run-report.schema.json").read_text()))
-REF_CMD = "{harness} serve --media {media_dir} --port {port} --session-timeout 3"
+from run_util import REF_CMD, ROOT, run, schema_errors
 # Short scenarios with `rtp for` on a UDP stream, so loss reaches the client.
 SCENARIOS = [ROOT / "scenarios" / "conformance" / f for f in (
     "22-seek-range.rtsp", "25-setup-while-playing.rtsp", "26-session-across-connections.rtsp")]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the network lab needs root")
-
-
-def schema_errors(report):
-    return [f"{list(e.absolute_path)}: {e.message}" for e in SCHEMA.iter_errors(report)][:5]
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +24,10 @@ def runs(harness_bin, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("compare")
     dirs = {}
     for name, impair in (("base", "loss 1%"), ("again", "loss 1%"), ("lossy", "loss 10%")):
-        proc = subprocess.run(
-            [harness_bin, "run", "--name", name, "--captures", str(tmp / "captures"),
-             "--reports", str(tmp / "reports"), "--server-cmd", REF_CMD, "--backend", "userspace",
-             "--impair", impair, "--seed", "7", "-q", *map(str, SCENARIOS)],
-            capture_output=True, text=True, timeout=300, cwd=ROOT)
+        proc, report = run(harness_bin, tmp, "--server-cmd", REF_CMD, "--backend", "userspace",
+                           "--impair", impair, "--seed", "7", "-q", *SCENARIOS, name=name, timeout=300)
         d = tmp / "reports" / name
-        assert (d / "report.json").exists(), proc.stderr[-2000:]
-        report = json.loads((d / "report.json").read_text())
-        assert not schema_errors(report), schema_errors(report)
+        assert report is not None, proc.stderr[-2000:]
         assert len(report["scenarios"]) == len(SCENARIOS)
         dirs[name] = d
     base = json.loads((dirs["base"] / "report.json").read_text())

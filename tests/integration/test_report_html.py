@@ -19,9 +19,7 @@ from PIL import Image
 
 import report_samples
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCEN = ROOT / "scenarios"
-REF_CMD = "{harness} serve --media {media_dir} --port {port} --session-timeout 3"
+from run_util import REF_CMD, SCEN, run
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 # The page's colours (docs/reports.md): pass, fail, error, and the plot line.
@@ -106,14 +104,11 @@ def test_a_real_run_renders_offline_with_plots_thumbnails_and_colours(harness_bi
     failing = tmp_path / "fail.rtsp"
     failing.write_text(FAILING)
     reports = tmp_path / "reports"
-    proc = subprocess.run(
-        [harness_bin, "run", "--name", "X", "--server-cmd", REF_CMD, "--impair", "loss 5% delay 20ms 5ms",
-         "--reports", reports, "--captures", tmp_path / "captures", failing,
-         SCEN / "conformance" / "01-options-public.rtsp", SCEN / "conformance" / "28-profile-clean.rtsp"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    proc, report = run(harness_bin, tmp_path, "--server-cmd", REF_CMD, "--impair", "loss 5% delay 20ms 5ms",
+                       failing, SCEN / "conformance" / "01-options-public.rtsp",
+                       SCEN / "conformance" / "28-profile-clean.rtsp", name="X", timeout=300)
     page = reports / "X" / "index.html"
     assert proc.returncode == 1 and page.exists(), (proc.stdout[-2000:], proc.stderr[-2000:])
-    report = json.loads((reports / "X" / "report.json").read_text())
     verdicts = [s["verdict"] for s in report["scenarios"]]
     assert "pass" in verdicts and "fail" in verdicts, verdicts
 

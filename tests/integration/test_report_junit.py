@@ -7,18 +7,16 @@ the schema rejects documents that are not ours."""
 import copy
 import json
 import os
-import pathlib
 import re
 import subprocess
 
 import pytest
 from lxml import etree
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from run_util import REF_CMD, ROOT, SCEN, run
+
 XSD = ROOT / "docs" / "junit.xsd"
 SCHEMA = etree.XMLSchema(etree.parse(str(XSD)))
-SCEN = ROOT / "scenarios"
-REF_CMD = "{harness} serve --media {media_dir} --port {port} --session-timeout 3"
 BROKEN_CMD = f"{ROOT}/fixtures/broken-server {{harness}} cseq {{port}} {{media_dir}}"
 
 # What a server may send that XML 1.0 cannot hold, or that must be escaped.
@@ -248,14 +246,12 @@ def test_bad_input_is_an_error_naming_the_file(run_harness, tmp_path):
 # ---------------------------------------------------------------------------
 # Real runs (the network lab needs root).
 
-def run(harness_bin, tmp_path, server_cmd, *scenarios, name):
-    cmd = [harness_bin, "run", "--name", name, "--captures", str(tmp_path / "captures"),
-           "--reports", str(tmp_path / "reports"), "--backend", "userspace", "--server-cmd", server_cmd,
-           *map(str, scenarios)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
+def run_with(harness_bin, tmp_path, server_cmd, *scenarios, name):
+    proc, report = run(harness_bin, tmp_path, "--backend", "userspace", "--server-cmd", server_cmd, *scenarios,
+                       name=name)
     path = tmp_path / "reports" / name / "report.json"
-    assert path.exists(), proc.stderr
-    return proc, path, json.loads(path.read_text())
+    assert report is not None, proc.stderr
+    return proc, path, report
 
 
 def agrees_with_report(root, report):
@@ -285,12 +281,12 @@ def agrees_with_report(root, report):
 def test_a_real_runs_junit_matches_its_report(harness_bin, run_harness, tmp_path, server):
     opts = SCEN / "conformance" / "01-options-public.rtsp"
     if server == "reference":
-        proc, path, report = run(harness_bin, tmp_path, REF_CMD, opts,
+        proc, path, report = run_with(harness_bin, tmp_path, REF_CMD, opts,
                                  SCEN / "conformance" / "02-describe-sdp.rtsp", name="ref")
         assert proc.returncode == 0, proc.stdout
     else:
         pause = SCEN / "conformance" / "20-udp-play-pause-resume.rtsp"
-        proc, path, report = run(harness_bin, tmp_path, BROKEN_CMD, pause, opts, name="broken")
+        proc, path, report = run_with(harness_bin, tmp_path, BROKEN_CMD, pause, opts, name="broken")
         assert proc.returncode == 1, proc.stdout
     root = render(run_harness, path, tmp_path / "junit.xml")
     agrees_with_report(root, report)
