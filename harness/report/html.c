@@ -210,44 +210,6 @@ static void esc_text(FILE *out, const char *s, size_t n)
     report_xml_escape(out, s + i, n - i);
 }
 
-/* ---- figures of a scenario, for the summary ---- */
-
-struct figures {
-    bool have;
-    double loss, kbps, fps, jitter; /* loss as a fraction */
-};
-
-/* Over all streams: loss by packets, bit rates added, the lowest frame
- * rate and the highest jitter (the worst stream decides). */
-static struct figures figures_of(const json_t *sc)
-{
-    struct figures f = {false, NAN, NAN, NAN, NAN};
-    json_t *streams = json_object_get(sc, "streams");
-    double lost = 0, total = 0, kbps = 0;
-    size_t i;
-    json_t *st;
-    json_array_foreach(streams, i, st)
-    {
-        f.have = true;
-        double l = report_num(st, "lost", 0), pk = report_num(st, "packets", 0);
-        lost += l > 0 ? l : 0;
-        total += pk + (l > 0 ? l : 0);
-        kbps += report_num(st, "bitrate_bps", 0) / 1000;
-        double fps = report_num(st, "fps", NAN), j = report_num(st, "max_jitter_ms", NAN);
-        if (isfinite(fps) && !(fps >= f.fps))
-            f.fps = fps;
-        if (isfinite(j) && !(j <= f.jitter))
-            f.jitter = j;
-    }
-    if (f.have) {
-        f.kbps = kbps;
-        f.loss = json_array_size(streams) == 1 ? report_num(json_array_get(streams, 0), "loss", NAN)
-                 : total > 0                   ? lost / total
-                                               : 0;
-    }
-    return f;
-}
-
 /* A figure of the SUT with the reference's below it, muted, and the
  * difference; worse_if_higher colours a worsening. */
 static void figure_cell(FILE *out, double v, double ref, bool have_ref, int d, double scale, bool worse_if_higher)
@@ -464,9 +426,9 @@ static void summary(FILE *out, const json_t *report)
     json_t *sc;
     json_array_foreach(scs, i, sc)
     {
-        struct figures f = figures_of(sc);
+        struct report_figures f = report_scenario_figures(sc);
         const json_t *base = json_object_get(sc, "baseline");
-        struct figures r = figures_of(base);
+        struct report_figures r = report_scenario_figures(base);
         bool ref = json_is_object(base) && r.have;
         fputs("<tr>", out);
         if (merged) {

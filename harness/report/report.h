@@ -35,6 +35,20 @@ double report_num(const json_t *obj, const char *key, double dflt); /* integer o
 long long report_int(const json_t *obj, const char *key, long long dflt);
 bool report_bool(const json_t *obj, const char *key, bool dflt);
 
+/* A scenario's figures for a summary row, over all its streams as
+ * received: loss by packets (the stream's own figure when there is one),
+ * bit rates added, the lowest frame rate and the highest jitter (the
+ * worst stream decides). have is false without streams; figures absent
+ * from every stream are NAN. */
+struct report_figures {
+    bool have;
+    double loss;   /* fraction */
+    double kbps;   /* kbit/s */
+    double fps;
+    double jitter; /* maximum RFC 3550 jitter, ms */
+};
+struct report_figures report_scenario_figures(const json_t *sc);
+
 /* Escape s (n bytes) for XML/HTML text and attribute values: & < > " '
  * become entities; bytes that XML 1.0 forbids (controls other than tab,
  * newline and carriage return, and invalid UTF-8) become U+FFFD, so any

@@ -74,29 +74,13 @@ static const char *verdict_color(const char *v)
     return YELLOW;
 }
 
-/* The stream with the most packets (NULL when there is none). */
-static const json_t *main_stream(const json_t *sc)
-{
-    const json_t *best = NULL;
-    size_t i;
-    const json_t *st;
-    json_array_foreach(json_object_get(sc, "streams"), i, st)
-    {
-        if (json_is_object(st) && (!best || report_int(st, "packets", 0) > report_int(best, "packets", 0)))
-            best = st;
-    }
-    return best;
-}
-
 /* A figure as text, "-" when absent. */
-static void figure(char *buf, size_t cap, const json_t *obj, const char *key, double scale, int decimals,
-                   const char *unit)
+static void figure(char *buf, size_t cap, double v, int decimals, const char *unit)
 {
-    double v = report_num(obj, key, NAN);
-    if (isnan(v))
+    if (!isfinite(v))
         snprintf(buf, cap, "-");
     else
-        snprintf(buf, cap, "%.*f%s", decimals, v * scale, unit);
+        snprintf(buf, cap, "%.*f%s", decimals, v, unit);
 }
 
 static bool any_baseline(const json_t *scenarios)
@@ -133,13 +117,13 @@ static size_t key_width(const json_t *scenarios, const char *key, const char *he
 
 static void put_row(FILE *out, const json_t *sc, size_t run_width, size_t width, bool baseline, bool color)
 {
-    const json_t *st = main_stream(sc);
+    struct report_figures f = report_scenario_figures(sc);
     char loss[24], rate[24], fps[24], jit[24], dur[24];
-    figure(loss, sizeof loss, st, "loss", 100, 2, "%");
-    figure(rate, sizeof rate, st, "bitrate_bps", 0.001, 0, "");
-    figure(fps, sizeof fps, st, "fps", 1, 2, "");
-    figure(jit, sizeof jit, st, "max_jitter_ms", 1, 2, "");
-    figure(dur, sizeof dur, sc, "duration_s", 1, 1, "");
+    figure(loss, sizeof loss, f.loss * 100, 2, "%");
+    figure(rate, sizeof rate, f.kbps, 0, "");
+    figure(fps, sizeof fps, f.fps, 2, "");
+    figure(jit, sizeof jit, f.jitter, 2, "");
+    figure(dur, sizeof dur, report_num(sc, "duration_s", NAN), 1, "");
     if (run_width) {
         put_cell(out, report_str(sc, "run", "-"), run_width);
         fputc(' ', out);
@@ -154,9 +138,9 @@ static void put_row(FILE *out, const json_t *sc, size_t run_width, size_t width,
         fputs(RESET, out);
     fprintf(out, " %8s %10s %7s %10s %7s", loss, rate, fps, jit, dur);
     if (baseline) {
-        const json_t *bst = main_stream(json_object_get(sc, "baseline"));
-        figure(loss, sizeof loss, bst, "loss", 100, 2, "%");
-        figure(fps, sizeof fps, bst, "fps", 1, 2, "");
+        struct report_figures b = report_scenario_figures(json_object_get(sc, "baseline"));
+        figure(loss, sizeof loss, b.loss * 100, 2, "%");
+        figure(fps, sizeof fps, b.fps, 2, "");
         fprintf(out, " %8s %7s", loss, fps);
     }
     fputc('\n', out);

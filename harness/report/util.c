@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -109,6 +110,40 @@ bool report_bool(const json_t *obj, const char *key, bool dflt)
 {
     json_t *v = json_object_get(obj, key);
     return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+struct report_figures report_scenario_figures(const json_t *sc)
+{
+    struct report_figures f = {false, NAN, NAN, NAN, NAN};
+    json_t *streams = json_object_get(sc, "streams");
+    const json_t *only = NULL;
+    size_t n = 0;
+    double lost = 0, total = 0;
+    size_t i;
+    json_t *st;
+    json_array_foreach(streams, i, st)
+    {
+        if (!json_is_object(st))
+            continue;
+        f.have = true;
+        only = n++ ? NULL : st;
+        double l = report_num(st, "lost", 0), pk = report_num(st, "packets", 0);
+        lost += l > 0 ? l : 0;
+        total += pk + (l > 0 ? l : 0);
+        double bps = report_num(st, "bitrate_bps", NAN);
+        if (isfinite(bps))
+            f.kbps = (isnan(f.kbps) ? 0 : f.kbps) + bps / 1000;
+        double fps = report_num(st, "fps", NAN), j = report_num(st, "max_jitter_ms", NAN);
+        if (isfinite(fps) && !(fps >= f.fps))
+            f.fps = fps;
+        if (isfinite(j) && !(j <= f.jitter))
+            f.jitter = j;
+    }
+    if (n == 1)
+        f.loss = report_num(only, "loss", NAN);
+    else if (total > 0)
+        f.loss = lost / total;
+    return f;
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid;
