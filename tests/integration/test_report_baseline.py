@@ -2,13 +2,17 @@
 second time against the bundled reference server with the same seed and
 impairment, and the reference's figures stand beside the system under
 test's in the JSON, the text table, the JUnit properties and the HTML
-page. Also the shape of what the run records for every scenario: steps
-with their timing, and checks that account for every failure once."""
+page. Also what the run records for every scenario (steps with their
+timing, checks that account for every failure once), and colour in the
+terminal summary only on a terminal."""
 import os
+import pty
+import subprocess
 
 import pytest
 from lxml import etree
 
+import report_samples
 from run_util import ROOT, SCEN, run, scenario
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the network lab needs root")
@@ -98,3 +102,32 @@ def test_every_scenario_of_the_suites_accounts_for_its_checks(suite_run):
             assert all(e["kind"] in ("network", "never-sent") for e in st["loss_events"])
             assert not any(e["kind"] == "never-sent" for e in st["loss_events"]), (s["file"], st["loss_events"][:3])
             assert [t["reason"] for t in st["thumbnails"]][:1] in ([], ["first"])
+
+
+def test_colour_only_on_a_terminal(harness_bin, tmp_path):
+    """`report show` (and run's summary, the same code) colours the
+    verdicts on a terminal, never in a pipe or with NO_COLOR."""
+    path = tmp_path / "report.json"
+    report_samples.write_report(path)
+    piped = subprocess.run([harness_bin, "report", "show", path], capture_output=True, text=True)
+    assert piped.returncode == 1 and "\x1b[" not in piped.stdout and "fail" in piped.stdout
+
+    def on_a_terminal(env):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(harness_bin, [harness_bin, "report", "show", str(path)], env)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.waitpid(pid, 0)
+        return out.decode(errors="replace")
+
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    assert "\x1b[" in on_a_terminal(env)
+    assert "\x1b[" not in on_a_terminal({**env, "NO_COLOR": "1"})
