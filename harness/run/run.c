@@ -1215,9 +1215,10 @@ finish:
     json_object_set_new(sj, "steps", scenario_json_steps(sc, &rr, r->im.t0_ns));
     {
         const char *serr = json_string_value(json_object_get(sj, "error"));
-        json_object_set_new(sj, "checks", scenario_json_checks(sc, &rr, fails, wins, an ? judged : NULL,
-                                                               strcmp(verdict, "error") == 0 ? (serr ? serr : "the scenario could not run") : NULL,
-                                                               r->im.t0_ns));
+        const char *run_error = NULL;
+        if (strcmp(verdict, "error") == 0)
+            run_error = serr ? serr : "the scenario could not run";
+        json_object_set_new(sj, "checks", scenario_json_checks(sc, &rr, fails, wins, an ? judged : NULL, run_error));
     }
     json_object_set_new(sj, "failures", fails);
     json_object_set_new(sj, "steps_run", json_integer(rr.steps_run));

@@ -123,8 +123,7 @@ static bool failure_is(const json_t *f, const char *source, const char *check)
 }
 
 json_t *scenario_json_checks(const struct scenario *sc, const struct replay_result *rr, const json_t *failures,
-                             const json_t *windows, const bool *analyzer_judged, const char *error,
-                             int64_t t0_ns)
+                             const json_t *windows, const bool *analyzer_judged, const char *error)
 {
     json_t *checks = json_array();
     size_t nf = json_array_size(failures);
@@ -279,7 +278,6 @@ json_t *scenario_json_checks(const struct scenario *sc, const struct replay_resu
         json_object_set_new(c, "message", json_string(error));
         json_array_append_new(checks, c);
     }
-    (void)t0_ns;
     free(linked);
     return checks;
 }

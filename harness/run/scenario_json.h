@@ -28,8 +28,7 @@ int scenario_json_step_exchange(const struct scenario *sc, const struct replay_r
  * this scenario (severity fail under its profile, role); NULL when the
  * capture was not analyzed. error: the scenario's error, NULL none. */
 json_t *scenario_json_checks(const struct scenario *sc, const struct replay_result *rr, const json_t *failures,
-                             const json_t *windows, const bool *analyzer_judged, const char *error,
-                             int64_t t0_ns);
+                             const json_t *windows, const bool *analyzer_judged, const char *error);
 
 /* One "streams" entry: the stream as received (recv, in recv_pcap), with
  * its loss events classified against the sending side's analysis (sent;
