@@ -343,6 +343,18 @@ static void page_header(FILE *out, const json_t *report)
     const char *imp = report_str(run, "impair_default", NULL);
     esc(out, imp && *imp ? imp : "none");
     fputs("</dd>", out);
+    json_t *tot = json_object_get(run, "measured");
+    if (json_is_object(tot)) {
+        fputs("<dt>measured on the wire</dt><dd>", out);
+        static const char *const dirs[2][2] = {{"to_sut", "to the SUT"}, {"to_peer", "to the harness"}};
+        for (int d = 0; d < 2; d++) {
+            json_t *m = json_object_get(tot, dirs[d][0]);
+            fprintf(out, "%s%s: ", d ? " &middot; " : "", dirs[d][1]);
+            num(out, report_num(m, "loss", NAN) * 100, 2);
+            fprintf(out, "%% lost of %lld packets", report_int(m, "sent", 0));
+        }
+        fputs("</dd>", out);
+    }
     meta_row(out, "target", report_str(run, "target", NULL));
     meta_row(out, "server command", report_str(run, "server_cmd", NULL));
     meta_row(out, "client command", report_str(run, "client_cmd", NULL));

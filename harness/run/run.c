@@ -1288,6 +1288,39 @@ static int probe_netem(char *why, size_t cap)
     return rc;
 }
 
+/* The impairment of the whole run: the backends that ran, and per
+ * direction the packets sent and lost on the wire over every scenario. */
+static void run_totals(json_t *runj, const json_t *scenarios)
+{
+    json_t *backends = json_array();
+    json_int_t sent[2] = {0, 0}, lost[2] = {0, 0};
+    static const char *const dirs[2] = {"to_sut", "to_peer"};
+    size_t i;
+    json_t *sc;
+    json_array_foreach(scenarios, i, sc)
+    {
+        json_t *im = json_object_get(sc, "impairment");
+        const char *b = json_string_value(json_object_get(im, "backend"));
+        bool seen = false;
+        size_t k;
+        json_t *e;
+        json_array_foreach(backends, k, e) seen = seen || (b && strcmp(json_string_value(e), b) == 0);
+        if (b && !seen)
+            json_array_append_new(backends, json_string(b));
+        for (int d = 0; d < 2; d++) {
+            json_t *m = json_object_get(json_object_get(im, "measured"), dirs[d]);
+            sent[d] += json_integer_value(json_object_get(m, "sent"));
+            lost[d] += json_integer_value(json_object_get(m, "lost"));
+        }
+    }
+    json_object_set_new(runj, "backends_used", backends);
+    json_t *m = json_object();
+    for (int d = 0; d < 2; d++)
+        json_object_set_new(m, dirs[d], json_pack("{s:I,s:I,s:f}", "sent", sent[d], "lost", lost[d], "loss",
+                                                  sent[d] ? (double)lost[d] / (double)sent[d] : 0.0));
+    json_object_set_new(runj, "measured", m);
+}
+
 /* The run's files for one scenario: captures/<run>/<parent>-<stem><suffix>.* */
 static void set_paths(struct scenario_run *r, const char *cap_dir, const char *parent, const char *stem,
                       const char *suffix, bool lab)
@@ -1548,6 +1581,7 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
                                   "passed", passed, "failed", failed, "errors", errors, "interrupted",
                                   interrupted != 0));
     json_object_set_new(runj, "duration_s", json_real((double)(time(NULL) - started)));
+    run_totals(runj, sarr);
     char werr[1024];
     bool written = report_write_all(report, rep_dir, werr, sizeof werr) == 0;
     if (!written)
