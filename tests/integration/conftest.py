@@ -15,6 +15,22 @@ from run_util import REF_CMD, SCEN, run
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "plain: about a real peer or raw speed, not the harness's memory safety: "
+                   "run with the plain binary only (make test runs every other test with the "
+                   "sanitized binary)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("RTSP_HARNESS_SANITIZED") != "1":
+        return
+    skip = pytest.mark.skip(reason="marked plain: run with the plain binary")
+    for item in items:
+        if item.get_closest_marker("plain"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def harness_bin():
     path = pathlib.Path(os.environ.get("RTSP_HARNESS_BIN", ROOT / "build" / "rtsp-harness"))
