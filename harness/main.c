@@ -9,6 +9,8 @@
 #include "analyze/analyze_cmd.h"
 #include "run/run_cmd.h"
 #include "report/report_cmd.h"
+#include "grade/grade.h"
+#include "grade/sandbox_cmd.h"
 
 #ifndef RTSP_HARNESS_VERSION
 #define RTSP_HARNESS_VERSION "0.1.0"
@@ -23,8 +25,10 @@ struct command {
 static const struct command commands[] = {
     {"serve", serve_main, "the reference RTSP server (RFC 2326 and lab dialects, RTP/JPEG)"},
     {"run", run_main, "replay scenarios against a server or client under test, in a network lab with impairment"},
+    {"grade", grade_main, "grade a class of lab submissions with a rubric: gradebook, reports, class summary"},
     {"report", report_main, "render, compare and merge run reports (text, JUnit XML, HTML with plots)"},
     {"analyze", analyze_main, "validate and measure a capture (pcap/pcapng): RTSP checks, RTP and frame metrics"},
+    {"sandbox", sandbox_main, "run an untrusted submission's command in the grading sandbox (bubblewrap, cgroups)"},
     {"fixture", fixture_main, "make and verify test media (numbered MJPEG frames, lab .Mjpeg files)"},
 };
 

@@ -210,6 +210,7 @@ static size_t stream_new(struct pass *p, const struct flow *f, bool interleaved,
         .nominal_fps = b ? b->fps : 0,
         .decode = p->opts->decode,
         .series = p->opts->series,
+        .reference = p->opts->reference,
     };
     if (!b && p->opts->profile_given && p->opts->profile == PROFILE_LAB)
         o.lab = true;

@@ -32,6 +32,7 @@ struct analyze_opts {
     uint16_t rtp_ports[ANALYZE_MAX_RTP_PORTS];   /* UDP ports declared RTP */
     size_t n_rtp_ports;                          /* entries used */
     enum decode_mode decode;                     /* JPEG decoding */
+    const struct rtp_reference *reference;       /* lab streams: the movie to compare frames with; NULL none */
     bool series;                                 /* every stream records frames, gaps and thumbnails:
                                                     rtp_stream_series(streams[i].rtp) */
     int64_t window_start_ns;                     /* with window_end_ns: measure only RTP captured in */

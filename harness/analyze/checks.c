@@ -39,6 +39,7 @@ const struct check_def check_catalog[CHK_COUNT] = {
     [CHK_RTP_SEQ_DUPLICATE] = {"rtp.seq.duplicate", "RFC 3550 A.1", S(NOTE, NOTE), "no sequence number arrives twice"},
     [CHK_RTP_SEQ_INITIAL] = {"rtp.seq.initial", "RFC 3550 5.1", S(WARN, OFF), "the initial sequence number is random"},
     [CHK_RTP_TS_CLOCK] = {"rtp.timestamp.clock", "RFC 3550 5.1; RFC 3551 5", S(FAIL, NOTE), "timestamps advance at the media clock (90 kHz for video)"},
+    [CHK_RTP_TS_ADVANCE] = {"rtp.timestamp.advance", "RFC 3550 5.1", S(NOTE, WARN), "timestamps never go back and advance as the stream goes on"},
     [CHK_RTP_TS_FRAME] = {"rtp.timestamp.frame", "RFC 2435 3", S(FAIL, WARN), "all packets of a frame share one timestamp"},
     [CHK_RTP_MARKER] = {"rtp.marker", "RFC 2435 3; RFC 3551 4.1", S(FAIL, NOTE), "the marker bit is set on the last packet of each frame, and only there"},
     [CHK_RTP_AFTER_PAUSE] = {"rtp.after-pause", "RFC 2326 10.6", S(FAIL, FAIL), "RTP stops once PAUSE is answered"},

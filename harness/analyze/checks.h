@@ -63,6 +63,7 @@ enum check_id {
     CHK_RTP_SEQ_DUPLICATE,      /* rtp.seq.duplicate: the same sequence number twice */
     CHK_RTP_SEQ_INITIAL,        /* rtp.seq.initial: first sequence number not random (0 or 1) */
     CHK_RTP_TS_CLOCK,           /* rtp.timestamp.clock: timestamps do not advance at the media clock */
+    CHK_RTP_TS_ADVANCE,         /* rtp.timestamp.advance: a timestamp goes back, or never advances */
     CHK_RTP_TS_FRAME,           /* rtp.timestamp.frame: packets of one frame with different timestamps */
     CHK_RTP_MARKER,             /* rtp.marker: frame's last packet without marker, or marker mid-frame */
     CHK_RTP_AFTER_PAUSE,        /* rtp.after-pause: RTP after the PAUSE reply */

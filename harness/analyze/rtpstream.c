@@ -33,6 +33,7 @@
 
 #define CLOCK_GAP_MAX_NS 2000000000LL  /* pairs of packets further apart than this (pauses) are left out of the clock check */
 #define CLOCK_MIN_SPAN_NS 2000000000LL /* the clock check needs this much arrival time in pairs */
+#define TS_FROZEN_SPAN_NS 1500000000LL /* a timestamp that never moves over this much arrival time is frozen (the lab clock ticks each 1 s) */
 #define CLOCK_TOLERANCE 0.20           /* relative deviation of the measured clock allowed */
 
 #define SR_SLACK_PACKETS 50  /* packets in flight or reordered around an SR */
@@ -120,6 +121,10 @@ struct rtp_stream {
     double clock_ts_sum;               /* timestamp advance over pairs (clock check) */
     int64_t clock_ns_sum;              /* arrival advance over the same pairs */
     bool clock_break;                  /* a PLAY after PAUSE (or a seek) lies between the last pair member and the next */
+    bool ts_moved;                     /* a clock pair's timestamp advanced */
+    uint64_t ts_backwards;             /* clock pairs whose timestamp went back */
+    uint64_t ts_back_frame;            /* pcap frame of the first */
+    uint32_t ts_back_from, ts_back_to; /* its timestamps */
     double *series;                    /* per-second bits, RTPS_SERIES_MAX at most */
     size_t series_cap;                 /* allocated entries */
 
@@ -843,6 +848,19 @@ static void rfc2435_packet(struct rtp_stream *s, const struct rtp_header *h, int
     }
 }
 
+/* Lab with a reference movie: is this whole frame the movie's frame key? */
+static void reference_account(struct rtp_stream *s, const uint8_t *jpeg, size_t len, uint32_t key)
+{
+    const struct rtp_reference *ref = s->opt.reference;
+    if (!ref)
+        return;
+    bool same = key >= 1 && key <= ref->n && ref->lens[key - 1] == len && memcmp(ref->frames[key - 1], jpeg, len) == 0;
+    if (same)
+        s->m.frames.identical++;
+    else
+        s->m.frames.different++;
+}
+
 /* Lab: the packet is a frame; whole when it is a JPEG from SOI to EOI. */
 static void lab_packet(struct rtp_stream *s, const struct rtp_header *h, int64_t arrival_ns, uint64_t frame,
                        struct findings *f)
@@ -854,6 +872,7 @@ static void lab_packet(struct rtp_stream *s, const struct rtp_header *h, int64_t
     if (rc >= 0) {
         frame_complete(s, h->payload, h->payload_len, rc == 1 ? (int64_t)number : -1, h->timestamp,
                        arrival_ns, frame, f);
+        reference_account(s, h->payload, h->payload_len, rc == 1 ? number : h->seq);
         return;
     }
     s->m.frames.incomplete++;
@@ -984,8 +1003,15 @@ void rtp_stream_packet(struct rtp_stream *s, const uint8_t *pkt, size_t len, int
         int64_t gap = arrival_ns - s->inorder_ns;
         if (ev == SEQ_ADVANCE && s->have_inorder && !s->clock_break && gap >= 0 &&
             gap <= CLOCK_GAP_MAX_NS) {
-            s->clock_ts_sum += (double)(int32_t)(h.timestamp - s->inorder_ts);
+            int32_t advance = (int32_t)(h.timestamp - s->inorder_ts);
+            s->clock_ts_sum += (double)advance;
             s->clock_ns_sum += gap;
+            s->ts_moved = s->ts_moved || advance != 0;
+            if (advance < 0 && s->ts_backwards++ == 0) {
+                s->ts_back_frame = frame;
+                s->ts_back_from = s->inorder_ts;
+                s->ts_back_to = h.timestamp;
+            }
         }
         s->clock_break = false;
         s->have_inorder = true;
@@ -1137,6 +1163,21 @@ void rtp_stream_resume(struct rtp_stream *s, uint64_t frame)
  * time is covered, a clock off by more than CLOCK_TOLERANCE (20%: network
  * jitter at both ends of a 2 s span is far less) is reported: the lab's
  * 1 Hz wall clock, a 1000 Hz clock, frame x 100 ... */
+/* rtp.timestamp.advance: over the same pairs, a timestamp never goes
+ * back, and some advance once TS_FROZEN_SPAN_NS of arrivals are covered
+ * (the lab's 1 Hz wall clock advances every second; a frozen one never). */
+static void advance_check(struct rtp_stream *s, struct findings *f)
+{
+    if (s->ts_backwards)
+        findings_add(f, CHK_RTP_TS_ADVANCE, s->ts_back_frame, 0, s->where,
+                     "timestamp went back from %u to %u on a packet in sequence (%llu time%s)", s->ts_back_from,
+                     s->ts_back_to, (unsigned long long)s->ts_backwards, s->ts_backwards == 1 ? "" : "s");
+    else if (!s->ts_moved && s->clock_ns_sum >= TS_FROZEN_SPAN_NS)
+        findings_add(f, CHK_RTP_TS_ADVANCE, s->first_frame_no, s->last_frame_no, s->where,
+                     "timestamp stays %u over %.1f s of packets in sequence", s->inorder_ts,
+                     (double)s->clock_ns_sum / 1e9);
+}
+
 static void clock_check(struct rtp_stream *s, struct findings *f)
 {
     if (s->clock_ns_sum < CLOCK_MIN_SPAN_NS || s->m.clock_rate == 0)
@@ -1163,6 +1204,7 @@ void rtp_stream_finish(struct rtp_stream *s, struct findings *f)
     if (!s->m.started)
         return;
     clock_check(s, f);
+    advance_check(s, f);
     if (s->opt.lab && s->marker_zero > 0)
         findings_add(f, CHK_RTP_MARKER, s->first_frame_no, s->last_frame_no, s->where,
                      "marker bit clear on %llu of %llu packets, each a whole frame (RFC 2435: set on "

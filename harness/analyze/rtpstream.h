@@ -41,6 +41,16 @@ enum decode_mode {
     DECODE_ALL,    /* every complete frame */
 };
 
+/* The frames a lab stream should carry (the movie it was served from):
+ * frame k (1-based, the fixture number in the frame, else the RTP
+ * sequence number, which the lab sets to the frame number) is
+ * frames[k - 1] of lens[k - 1] bytes. */
+struct rtp_reference {
+    const uint8_t *const *frames;
+    const size_t *lens;
+    size_t n;
+};
+
 /* How to read a stream; what the caller learned from RTSP and SDP. */
 struct rtp_stream_opts {
     int expected_pt;          /* payload type the SDP announced; -1 unknown (then a change of PT is flagged) */
@@ -48,6 +58,7 @@ struct rtp_stream_opts {
     bool lab;                 /* lab dialect: whole JPEG per packet, timing from arrival, 1 Hz timestamps only noted */
     double nominal_fps;       /* expected frame rate; 0 unknown: the nominal interval is then the median frame interval */
     enum decode_mode decode;  /* which complete frames to decode */
+    const struct rtp_reference *reference; /* lab: compare each whole frame with the movie's; NULL none */
     bool series;              /* record frames, gaps and thumbnails (series.h) for rtp_stream_series */
 };
 
@@ -83,6 +94,8 @@ struct rtp_stream_frames {
     double nominal_interval_ms; /* 1000 / nominal_fps, or the median frame interval */
     uint64_t stalls;            /* intervals above 3x nominal */
     struct rtp_stream_numbered numbered; /* fixture numbering */
+    uint64_t identical;         /* lab with a reference: whole frames byte-identical to the movie's frame */
+    uint64_t different;         /* ... and whole frames that are not (or whose number the movie lacks) */
 };
 
 /* Everything a "streams" entry takes from RTP, plus a few counters the

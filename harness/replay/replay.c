@@ -237,6 +237,9 @@ struct engine {
     bool step_took_request;           /* client role: the running `<` step consumed a request */
     bool *exchange_skip;              /* exchanges whose later steps are skipped */
     bool stop;                        /* run no more steps */
+    /* server role, lab profile: how requests are written */
+    const struct dialect *dialect; /* the run's, the scenario's or own_dialect; NULL other scenarios */
+    struct dialect *own_dialect;   /* the compiled-in lab dialect, when neither gave one */
 };
 
 /* ---------- results ---------- */
@@ -1485,7 +1488,8 @@ static void note_challenge(struct conn *c, struct wire_str value)
     }
 }
 
-/* Build a request (server role) or a reply (client role) from a `>` block. */
+/* Build a request (server role) or a reply (client role) from a `>` block;
+ * requests of the lab profile come from the dialect (build_dialect_request). */
 static int build_message(struct engine *e, struct conn *c, const struct scenario_step *st,
                          struct lookup_ctx *lk, struct scenario_buf *out, char *method, size_t mcap,
                          char *uri, size_t ucap)
@@ -1530,12 +1534,9 @@ static int build_message(struct engine *e, struct conn *c, const struct scenario
                 c->channel_rtcp = c->next_channel + 1;
                 c->next_channel += 2;
             } else {
-                if (conn_open_media(e, c) < 0)
-                    goto out;
-                int k = lab(e) ? add_line(out, eol, "Transport: RTP/UDP; client_port= %u", c->rtp_port)
-                               : add_line(out, eol, "Transport: RTP/AVP;unicast;client_port=%u-%u",
-                                          c->rtp_port, c->rtcp_port);
-                if (k < 0)
+                if (conn_open_media(e, c) < 0 ||
+                    add_line(out, eol, "Transport: RTP/AVP;unicast;client_port=%u-%u", c->rtp_port,
+                             c->rtcp_port) < 0)
                     goto out;
             }
         }
@@ -1730,7 +1731,147 @@ struct built {
     char uri[256];           /* request URI */
     bool has_cseq;           /* a CSeq is in them */
     uint32_t cseq;           /* its value */
+    bool rendered;           /* written from the dialect: the above are known, not sniffed */
 };
+
+/* A CSeq value as the dialect wrote it, if it is a number. */
+static bool cseq_number(const char *v, uint32_t *out)
+{
+    uint64_t x = 0;
+    size_t i = 0;
+    for (; v && v[i] >= '0' && v[i] <= '9' && i < 10; i++)
+        x = x * 10 + (uint64_t)(v[i] - '0');
+    if (!v || i == 0 || v[i] || x > UINT32_MAX)
+        return false;
+    *out = (uint32_t)x;
+    return true;
+}
+
+/* A lab request from the dialect's template for its method (dialect.h):
+ * the block gives the method and the URI ({media}), the engine the CSeq
+ * counter, the session and the RTP port, the dialect the lines, their
+ * order and their ends. The block's `CSeq:` and `Session:` replace {cseq}
+ * and {session} and `!CSeq`, `!Session` leave them out; its `Transport:`
+ * replaces the dialect's transport (the lines holding {rtp_port} or
+ * {rtcp_port}) and `!Transport` leaves it out; its other headers follow
+ * the template's lines. */
+static int build_dialect_request(struct engine *e, struct conn *c, const struct scenario_step *st,
+                                 struct lookup_ctx *lk, struct built *b)
+{
+    const struct scenario_send *s = &st->send;
+    struct scenario_buf start = {0};
+    if (expand(lk, s->start_line, SCENARIO_TPL_TEXT, st->line, s->start_column, &start) < 0) {
+        free(start.buf);
+        return -1;
+    }
+    split_words(start.buf, b->method, sizeof b->method, b->uri, sizeof b->uri);
+    free(start.buf);
+    lk->has_cseq = true;
+    lk->cseq = c->next_cseq++;
+    lk->method = b->method;
+    lk->uri = b->uri;
+    const struct dialect_template *tpl = dialect_template_for(e->dialect, b->method);
+    if (!tpl) {
+        FAIL(e, "scenario.send", st->line, s->start_column, -1,
+             "dialect %s has no request %s (and no `request *`)", e->dialect->name, b->method);
+        return -1;
+    }
+    char cseq_text[16], rtp_text[8], rtcp_text[8];
+    snprintf(cseq_text, sizeof cseq_text, "%u", lk->cseq);
+    struct dialect_request rq = {.values = {
+                                     [DIALECT_METHOD] = b->method,
+                                     [DIALECT_MEDIA] = b->uri,
+                                     [DIALECT_URL] = e->r->url,
+                                     [DIALECT_CSEQ] = cseq_text,
+                                     [DIALECT_SESSION] = c->session_active ? c->session : NULL,
+                                     [DIALECT_HOST] = e->host,
+                                     [DIALECT_PORT] = e->port_text,
+                                 }};
+    struct scenario_buf given[SCENARIO_MAX_HEADERS + 1] = {{0}};
+    const char *extra[SCENARIO_MAX_HEADERS + 1];
+    struct scenario_buf body = {0};
+    bool own_transport = false, has_clen = false, sup_clen = false;
+    int rc = -1;
+    for (unsigned i = 0; i < s->n_headers && i < SCENARIO_MAX_HEADERS; i++) {
+        const struct scenario_header *h = &s->headers[i];
+        bool cseq = strcasecmp(h->name, "CSeq") == 0, session = strcasecmp(h->name, "Session") == 0;
+        bool transport = strcasecmp(h->name, "Transport") == 0;
+        own_transport |= transport;
+        if (strcasecmp(h->name, "Content-Length") == 0) {
+            has_clen |= h->value != NULL;
+            sup_clen |= h->value == NULL;
+        }
+        if (!h->value) {
+            if (cseq)
+                rq.values[DIALECT_CSEQ] = NULL;
+            if (session)
+                rq.values[DIALECT_SESSION] = NULL;
+            continue;
+        }
+        struct scenario_buf *g = &given[i];
+        if (!cseq && !session &&
+            (scenario_buf_add(g, h->name, strlen(h->name)) < 0 || scenario_buf_add(g, ": ", 2) < 0))
+            goto fit;
+        if (expand(lk, h->value, SCENARIO_TPL_TEXT, h->line, h->value_column, g) < 0)
+            goto out;
+        const char *v = g->buf ? g->buf : "";
+        if (cseq)
+            rq.values[DIALECT_CSEQ] = v;
+        else if (session)
+            rq.values[DIALECT_SESSION] = v;
+        else
+            extra[rq.n_extra++] = v;
+    }
+    if (!own_transport && (tpl->uses & (1u << DIALECT_RTP_PORT | 1u << DIALECT_RTCP_PORT))) {
+        if (conn_open_media(e, c) < 0)
+            goto out;
+        snprintf(rtp_text, sizeof rtp_text, "%u", c->rtp_port);
+        snprintf(rtcp_text, sizeof rtcp_text, "%u", c->rtcp_port);
+        rq.values[DIALECT_RTP_PORT] = rtp_text;
+        rq.values[DIALECT_RTCP_PORT] = rtcp_text;
+    }
+    if (s->has_body && s->body) {
+        struct scenario_buf raw = {0};
+        int k = expand(lk, s->body, SCENARIO_TPL_TEXT, s->body_line, 1, &raw);
+        if (k == 0 && add_body(&body, raw.buf ? raw.buf : "", raw.len, e->dialect->crlf ? "\r\n" : "\n") < 0)
+            k = -2;
+        free(raw.buf);
+        if (k == -1)
+            goto out;
+        if (k < 0)
+            goto fit;
+    }
+    if (body.len && !has_clen && !sup_clen) {
+        struct scenario_buf *g = &given[SCENARIO_MAX_HEADERS];
+        char clen[48];
+        int k = snprintf(clen, sizeof clen, "Content-Length: %zu", body.len);
+        if (scenario_buf_add(g, clen, (size_t)k) < 0)
+            goto fit;
+        extra[rq.n_extra++] = g->buf;
+    }
+    rq.extra = extra;
+    rq.body = body.buf;
+    rq.body_len = body.len;
+    char why[320];
+    if (dialect_render(e->dialect, b->method, &rq, &b->buf, why, sizeof why) < 0) {
+        FAIL(e, "scenario.send", st->line, st->column, -1, "%s", why);
+        goto out;
+    }
+    b->rendered = true;
+    b->has_cseq = cseq_number(rq.values[DIALECT_CSEQ], &b->cseq);
+    if (!(tpl->uses & (1u << DIALECT_MEDIA | 1u << DIALECT_URL)))
+        b->uri[0] = '\0'; /* the dialect's request names no file ("PLAY \n2") */
+    rc = 0;
+    goto out;
+fit:
+    FAIL(e, "scenario.send", st->line, st->column, -1, "the message does not fit (over %u bytes)",
+         SCENARIO_MAX_EXPANSION);
+out:
+    for (unsigned i = 0; i <= SCENARIO_MAX_HEADERS; i++)
+        free(given[i].buf);
+    free(body.buf);
+    return rc;
+}
 
 /* Raw bytes and messages the script wrote itself are parsed to learn their CSeq. */
 static void sniff_request(struct built *b)
@@ -1774,11 +1915,14 @@ static int build_step(struct engine *e, struct conn *c, const struct scenario_st
             return -1;
         if (e->sc->role == SCENARIO_ROLE_SERVER)
             c->next_cseq++; /* {cseq} in raw bytes took this number */
+    } else if (e->dialect) {
+        if (build_dialect_request(e, c, st, &lk, b) < 0)
+            return -1;
     } else {
         if (build_message(e, c, st, &lk, &b->buf, b->method, sizeof b->method, b->uri, sizeof b->uri) < 0)
             return -1;
     }
-    if (e->sc->role == SCENARIO_ROLE_SERVER)
+    if (e->sc->role == SCENARIO_ROLE_SERVER && !b->rendered)
         sniff_request(b);
     return 0;
 }
@@ -2736,6 +2880,31 @@ static bool rtsp_bytes_pending(const struct conn *c)
     return c->in_len > 0 && rtsp_next_kind(c->in, c->in_len, &skip) == RTSP_NEXT_MESSAGE;
 }
 
+/* The SUT's processes use at most st->cpu_percent of one CPU while the
+ * engine goes on serving its connections for st->duration_ms. */
+static void step_expect_cpu(struct engine *e, const struct scenario_step *st)
+{
+    uint64_t before, after;
+    if (!e->h || !e->h->sut_cpu_ns || e->h->sut_cpu_ns(e->h->ctx, &before) != 0) {
+        FAIL(e, "scenario.cpu", st->line, st->column, -1,
+             "the CPU use of the system under test cannot be measured here (--target?)");
+        return;
+    }
+    int64_t t0 = mono_ms();
+    service_until(e, t0 + st->duration_ms);
+    int64_t elapsed = mono_ms() - t0;
+    if (e->h->sut_cpu_ns(e->h->ctx, &after) != 0) {
+        FAIL(e, "scenario.cpu", st->line, st->column, -1, "the system under test ended while its CPU was measured");
+        return;
+    }
+    double pct = elapsed > 0 ? 100.0 * (double)(after - before) / ((double)elapsed * 1e6) : 0;
+    if (pct > st->cpu_percent)
+        FAIL(e, "scenario.cpu", st->line, st->column, -1,
+             "the system under test used %.0f%% of a CPU over %lld ms (at most %g%%): a process or thread "
+             "busy with nothing to do",
+             pct, (long long)elapsed, st->cpu_percent);
+}
+
 static void step_expect_silence(struct engine *e, const struct scenario_step *st)
 {
     struct conn *c = current(e);
@@ -3061,6 +3230,7 @@ static void run_steps(struct engine *e)
             break;
         case SCENARIO_STEP_EXPECT_CLOSE: step_expect_close(e, st); break;
         case SCENARIO_STEP_EXPECT_SILENCE: step_expect_silence(e, st); break;
+        case SCENARIO_STEP_EXPECT_CPU: step_expect_cpu(e, st); break;
         case SCENARIO_STEP_WAIT: service_until(e, mono_ms() + st->duration_ms); break;
         case SCENARIO_STEP_RTP_FOR: step_rtp_for(e, st); break;
         case SCENARIO_STEP_RTP_SEND: step_rtp_send(e, st); break;
@@ -3143,7 +3313,15 @@ int replay_run(const struct scenario *sc, const struct replay_target *t, const s
     e->next_sut_check_ms = e->start_ms;
     int rc = 0;
     char err[256] = "";
-    if ((sc->n_exchanges && !e->exchange_skip) ||
+    if (sc->role == SCENARIO_ROLE_SERVER && sc->profile == SCENARIO_PROFILE_LAB) {
+        e->dialect = t->dialect ? t->dialect : sc->dialect;
+        if (!e->dialect && dialect_lab(&e->own_dialect, err, sizeof err) == 0)
+            e->dialect = e->own_dialect;
+        if (e->dialect)
+            snprintf(out->dialect, sizeof out->dialect, "%s", e->dialect->name);
+    }
+    bool no_dialect = sc->role == SCENARIO_ROLE_SERVER && sc->profile == SCENARIO_PROFILE_LAB && !e->dialect;
+    if ((sc->n_exchanges && !e->exchange_skip) || no_dialect ||
         (sc->role == SCENARIO_ROLE_SERVER ? resolve_target(e, err, sizeof err)
                                           : start_listening(e, err, sizeof err)) < 0) {
         out->verdict = REPLAY_ERROR;
@@ -3195,6 +3373,7 @@ int replay_run(const struct scenario *sc, const struct replay_target *t, const s
     free(e->frame_off);
     free(e->frame_len);
     free(e->exchange_skip);
+    dialect_free(e->own_dialect);
     free(e);
     out->end_ns = real_ns();
     return rc;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dialect.h"
 #include "scenario.h"
 
 /* Where the system under test is, and what to call things. */
@@ -32,6 +33,9 @@ struct replay_target {
     const char *media_file; /* client role: the .Mjpeg fixture streamed on `rtp send` */
     const char *url;        /* server role: full URL when given (--target); NULL: rtsp://host:port/media */
     uint32_t seed;          /* run seed: session ids, SSRCs and initial sequence numbers of the scripted server */
+    const struct dialect *dialect; /* server role, lab profile: the request dialect of every such
+                                      scenario (`run --dialect`); NULL: the scenario's own, else the
+                                      compiled-in lab dialect */
 };
 
 /* Callbacks into the run. Any may be NULL. */
@@ -46,6 +50,9 @@ struct replay_hooks {
      * ("exited with status 1", "killed by signal 11"): a step that waits on
      * a dead SUT fails at once instead of timing out. */
     int (*sut_gone)(void *ctx, char *why, size_t cap);
+    /* CPU time used so far by every process of the system under test, in
+     * ns. 0, or -1 when it cannot be measured (`expect cpu` then fails). */
+    int (*sut_cpu_ns)(void *ctx, uint64_t *ns);
 };
 
 enum replay_verdict {
@@ -143,6 +150,7 @@ struct replay_result {
     uint16_t listen_port;              /* client role: the port the harness listened on */
     unsigned events_fired;             /* `at` events delivered to hooks->event */
     uint64_t rtp_sent_packets;         /* client role: RTP packets `rtp send` wrote */
+    char dialect[DIALECT_MAX_NAME];    /* server role, lab profile: the request dialect used, "" none */
 };
 
 /* Run the scenario. Returns 0 when it ran (the verdict says how it went),

@@ -6,6 +6,7 @@
  * and column where they were written. */
 #include "scenario.h"
 
+#include "dialect.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -83,6 +84,7 @@ static const char *const metric_names[SCENARIO_METRIC_COUNT] = {
     [SCENARIO_METRIC_SSRC] = "ssrc",       [SCENARIO_METRIC_LOSS] = "loss",
     [SCENARIO_METRIC_FPS] = "fps",         [SCENARIO_METRIC_BITRATE] = "bitrate",
     [SCENARIO_METRIC_JITTER] = "jitter",   [SCENARIO_METRIC_INTERVAL] = "interval",
+    [SCENARIO_METRIC_IDENTICAL] = "identical",
 };
 
 const char *scenario_metric_name(enum scenario_metric m)
@@ -114,6 +116,7 @@ const char *scenario_step_kind_name(enum scenario_step_kind k)
     case SCENARIO_STEP_EXPECT: return "expect";
     case SCENARIO_STEP_EXPECT_CLOSE: return "expect close";
     case SCENARIO_STEP_EXPECT_SILENCE: return "expect silence";
+    case SCENARIO_STEP_EXPECT_CPU: return "expect cpu";
     case SCENARIO_STEP_WAIT: return "wait";
     case SCENARIO_STEP_RTP_FOR: return "rtp for";
     case SCENARIO_STEP_RTP_SEND: return "rtp send";
@@ -147,12 +150,22 @@ bool scenario_check_id_valid(const char *id)
     return words >= 2 && id[0] >= 'a' && id[0] <= 'z';
 }
 
-bool scenario_allows(const struct scenario *sc, const char *id)
+static bool check_in(const char list[][SCENARIO_CHECK_MAX], unsigned n, const char *id)
 {
-    for (unsigned i = 0; i < sc->n_allow; i++)
-        if (strcmp(sc->allow[i], id) == 0)
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(list[i], id) == 0)
             return true;
     return false;
+}
+
+bool scenario_allows(const struct scenario *sc, const char *id)
+{
+    return check_in(sc->allow, sc->n_allow, id);
+}
+
+bool scenario_requires(const struct scenario *sc, const char *id)
+{
+    return check_in(sc->require, sc->n_require, id);
 }
 
 /* ---------- templates ---------- */
@@ -360,6 +373,7 @@ struct parser {
     bool seen_step;                                    /* a step was parsed: directives are over */
     bool role_given;                                   /* @role seen */
     bool profile_given;                                /* @profile seen */
+    bool dialect_given;                                /* @dialect seen */
     bool transport_given;                              /* @transport seen */
     bool timeout_given;                                /* @timeout seen */
     bool on_fail_given;                                /* @on-fail seen */
@@ -1583,6 +1597,14 @@ static int metric_value(struct parser *p, enum scenario_metric m, double v, cons
 {
     *percent = false;
     switch (m) {
+    case SCENARIO_METRIC_IDENTICAL:
+        if (un == 0 || word_is(u, un, "%")) {
+            if (v > 100)
+                return perr(p, line, col, "identical above 100%%");
+            *out = v;
+            return 0;
+        }
+        break;
     case SCENARIO_METRIC_LOSS:
         if (un == 0 || word_is(u, un, "%")) {
             if (v > 100)
@@ -1997,6 +2019,71 @@ static int parse_at(struct parser *p, const struct line *l, size_t at, size_t en
 
 /* ---------- `@` directives ---------- */
 
+/* `expect cpu below P% for D`, from after "cpu" (at). */
+static int parse_expect_cpu(struct parser *p, const struct line *l, unsigned col, const char *s, size_t end, size_t at)
+{
+    size_t w0 = skip_space(s, end, at), w1 = word_end(s, end, w0);
+    if (!word_is(s + w0, w1 - w0, "below"))
+        return perr(p, l->no, (unsigned)w0 + 1, "expected 'below P%%' after 'expect cpu'");
+    size_t n0 = skip_space(s, end, w1), n1 = word_end(s, end, n0);
+    char num[32];
+    if (n1 - n0 < 2 || n1 - n0 >= sizeof num || s[n1 - 1] != '%')
+        return perr(p, l->no, (unsigned)n0 + 1, "expected a percentage of one CPU (10%%)");
+    memcpy(num, s + n0, n1 - n0 - 1);
+    num[n1 - n0 - 1] = 0;
+    char *e;
+    double pct = strtod(num, &e);
+    if (*e || e == num || !(pct > 0 && pct <= 100))
+        return perr(p, l->no, (unsigned)n0 + 1, "the CPU limit is a percentage above 0 and at most 100");
+    size_t f0 = skip_space(s, end, n1), f1 = word_end(s, end, f0);
+    if (!word_is(s + f0, f1 - f0, "for"))
+        return perr(p, l->no, (unsigned)f0 + 1, "expected 'for D' after the percentage");
+    size_t d0 = skip_space(s, end, f1), d1 = word_end(s, end, d0);
+    if (d0 >= end)
+        return perr(p, l->no, (unsigned)d0 + 1, "'expect cpu' needs a duration");
+    int64_t d;
+    if (parse_duration(p, s + d0, d1 - d0, l->no, (unsigned)d0 + 1, &d) < 0)
+        return -1;
+    if (d < 100)
+        return perr(p, l->no, (unsigned)d0 + 1, "measure CPU for at least 100ms");
+    if (skip_space(s, end, d1) < end)
+        return perr(p, l->no, (unsigned)skip_space(s, end, d1) + 1, "unexpected text after the duration");
+    struct scenario_step *st = new_step(p, SCENARIO_STEP_EXPECT_CPU, l->no, col);
+    if (!st)
+        return -1;
+    st->duration_ms = d;
+    st->cpu_percent = pct;
+    return 0;
+}
+
+/* @allow and @require: check ids separated by spaces, into list. */
+static int parse_check_list(struct parser *p, unsigned line, unsigned acol, const char *arg, size_t an,
+                            const char *directive, char list[][SCENARIO_CHECK_MAX], unsigned *n)
+{
+    if (an == 0)
+        return perr(p, line, acol, "%s needs check ids (rtsp.cseq.echo ...)", directive);
+    size_t i = 0;
+    while ((i = skip_space(arg, an, i)) < an) {
+        size_t e = word_end(arg, an, i);
+        char id[SCENARIO_CHECK_MAX + 1];
+        if (e - i >= SCENARIO_CHECK_MAX)
+            return perr(p, line, acol + (unsigned)i, "check id longer than %d bytes", SCENARIO_CHECK_MAX - 1);
+        memcpy(id, arg + i, e - i);
+        id[e - i] = '\0';
+        if (!scenario_check_id_valid(id))
+            return perr(p, line, acol + (unsigned)i,
+                        "'%s' is not a check id (lowercase words joined by dots: rtsp.cseq.echo)", id);
+        if (!check_in((const char (*)[SCENARIO_CHECK_MAX])list, *n, id)) {
+            if (*n >= SCENARIO_MAX_ALLOW)
+                return perr(p, line, acol + (unsigned)i, "more than %d checks in %s", SCENARIO_MAX_ALLOW,
+                            directive);
+            memcpy(list[(*n)++], id, e - i + 1);
+        }
+        i = e;
+    }
+    return 0;
+}
+
 static int parse_directive(struct parser *p, const struct line *l, size_t at)
 {
     struct scenario *sc = p->sc;
@@ -2048,6 +2135,27 @@ static int parse_directive(struct parser *p, const struct line *l, size_t at)
         else
             return perr(p, l->no, acol, "@profile is 'rfc2326' or 'lab', not '%.*s'", (int)an, arg);
         p->profile_given = true;
+        if (!p->dialect_given && sc->profile == SCENARIO_PROFILE_LAB) {
+            /* the lab dialect is chosen here unless @dialect says otherwise */
+            sc->dialect_line = l->no;
+            sc->dialect_column = acol;
+        }
+        return 0;
+    }
+    if (word_is(w, wn, "dialect")) {
+        if (p->dialect_given)
+            return perr(p, l->no, col, "@dialect given twice");
+        if (an == 0)
+            return perr(p, l->no, acol, "@dialect needs a name (lab, bare-cseq, ...) or a FILE.dialect");
+        if (word_end(arg, an, 0) != an)
+            return perr(p, l->no, acol + (unsigned)word_end(arg, an, 0), "unexpected text after the dialect");
+        if (an >= sizeof sc->dialect_name)
+            return perr(p, l->no, acol, "@dialect longer than %zu bytes", sizeof sc->dialect_name - 1);
+        memcpy(sc->dialect_name, arg, an);
+        sc->dialect_name[an] = '\0';
+        sc->dialect_line = l->no;
+        sc->dialect_column = acol;
+        p->dialect_given = true;
         return 0;
     }
     if (word_is(w, wn, "transport")) {
@@ -2090,31 +2198,10 @@ static int parse_directive(struct parser *p, const struct line *l, size_t at)
         p->on_fail_given = true;
         return 0;
     }
-    if (word_is(w, wn, "allow")) {
-        if (an == 0)
-            return perr(p, l->no, acol, "@allow needs check ids (rtsp.cseq.echo ...)");
-        size_t i = 0;
-        while ((i = skip_space(arg, an, i)) < an) {
-            size_t e = word_end(arg, an, i);
-            char id[SCENARIO_CHECK_MAX + 1];
-            if (e - i >= SCENARIO_CHECK_MAX)
-                return perr(p, l->no, acol + (unsigned)i, "check id longer than %d bytes",
-                            SCENARIO_CHECK_MAX - 1);
-            memcpy(id, arg + i, e - i);
-            id[e - i] = '\0';
-            if (!scenario_check_id_valid(id))
-                return perr(p, l->no, acol + (unsigned)i,
-                            "'%s' is not a check id (lowercase words joined by dots: rtsp.cseq.echo)", id);
-            if (!scenario_allows(sc, id)) {
-                if (sc->n_allow >= SCENARIO_MAX_ALLOW)
-                    return perr(p, l->no, acol + (unsigned)i, "more than %d allowed checks",
-                                SCENARIO_MAX_ALLOW);
-                memcpy(sc->allow[sc->n_allow++], id, e - i + 1);
-            }
-            i = e;
-        }
-        return 0;
-    }
+    if (word_is(w, wn, "allow"))
+        return parse_check_list(p, l->no, acol, arg, an, "@allow", sc->allow, &sc->n_allow);
+    if (word_is(w, wn, "require"))
+        return parse_check_list(p, l->no, acol, arg, an, "@require", sc->require, &sc->n_require);
     if (word_is(w, wn, "impair")) {
         enum scenario_direction d = SCENARIO_DIR_BOTH;
         size_t e = word_end(arg, an, 0);
@@ -2143,10 +2230,10 @@ static int parse_directive(struct parser *p, const struct line *l, size_t at)
         sc->impair_given = true;
         return 0;
     }
-    return perr(
-        p, l->no, col,
-        "unknown directive '@%.*s' (@name @role @profile @transport @timeout @on-fail @impair @allow)",
-        (int)wn, w);
+    return perr(p, l->no, col,
+                "unknown directive '@%.*s' (@name @role @profile @dialect @transport @timeout @on-fail "
+                "@impair @allow)",
+                (int)wn, w);
 }
 
 /* ---------- commands ---------- */
@@ -2270,7 +2357,9 @@ static int parse_command(struct parser *p, const struct line *l, size_t at)
             st->duration_ms = d;
             return 0;
         }
-        return perr(p, l->no, (unsigned)a0 + 1, "expected 'expect close' or 'expect silence D'");
+        if (word_is(s + a0, a1 - a0, "cpu"))
+            return parse_expect_cpu(p, l, col, s, end, a1);
+        return perr(p, l->no, (unsigned)a0 + 1, "expected 'expect close', 'expect silence D' or 'expect cpu below P%% for D'");
     }
     bool is_connect = word_is(w, wn, "connect"), is_accept = word_is(w, wn, "accept");
     bool is_use = word_is(w, wn, "use"), is_close = word_is(w, wn, "close");
@@ -2343,6 +2432,7 @@ void scenario_free(struct scenario *sc)
 {
     if (!sc)
         return;
+    dialect_free(sc->dialect);
     arena_free(sc->arena);
     free(sc->steps);
     free(sc->events);
@@ -2491,6 +2581,11 @@ int scenario_parse_buffer(const char *name, const char *buf, size_t len, struct 
         perr(p, nlines ? (unsigned)nlines : 1, 1, "the scenario has no steps");
         goto out;
     }
+    if (p->dialect_given && (sc->profile != SCENARIO_PROFILE_LAB || sc->role != SCENARIO_ROLE_SERVER)) {
+        perr(p, sc->dialect_line, sc->dialect_column,
+             "@dialect needs @profile lab and @role server (it says how the harness writes lab requests)");
+        goto out;
+    }
     rc = 0;
 out:
     free(lines);
@@ -2498,6 +2593,28 @@ out:
     if (rc < 0)
         scenario_free(sc);
     return rc;
+}
+
+/* The request dialect of a lab scenario, looked up from the file's own directory. */
+static int load_dialect(const char *path, struct scenario *sc, char *err, size_t cap)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char derr[512];
+    const char *name = sc->dialect_name[0] ? sc->dialect_name : "lab";
+    if (dialect_load(name, dir, &sc->dialect, derr, sizeof derr) == 0)
+        return 0;
+    snprintf(err, cap, "%s:%u:%u: %s%s: %s", path, sc->dialect_line ? sc->dialect_line : 1,
+             sc->dialect_column ? sc->dialect_column : 1, sc->dialect_name[0] ? "@dialect " : "dialect ",
+             name, derr);
+    scenario_free(sc);
+    return -1;
 }
 
 int scenario_parse_file(const char *path, struct scenario *sc, char *err, size_t cap)
@@ -2536,5 +2653,7 @@ int scenario_parse_file(const char *path, struct scenario *sc, char *err, size_t
     }
     int rc = scenario_parse_buffer(path, buf, n, sc, err, cap);
     free(buf);
+    if (rc == 0 && sc->profile == SCENARIO_PROFILE_LAB && sc->role == SCENARIO_ROLE_SERVER)
+        rc = load_dialect(path, sc, err, cap);
     return rc;
 }

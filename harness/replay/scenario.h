@@ -85,6 +85,7 @@ enum scenario_metric {
     SCENARIO_METRIC_BITRATE,  /* kbit/s of RTP payload */
     SCENARIO_METRIC_JITTER,   /* RFC 3550 interarrival jitter, ms */
     SCENARIO_METRIC_INTERVAL, /* mean interval between frames, ms */
+    SCENARIO_METRIC_IDENTICAL, /* lab: percent of frames byte-identical to the movie's frame of that number */
     SCENARIO_METRIC_COUNT,
 };
 
@@ -245,6 +246,7 @@ enum scenario_step_kind {
     SCENARIO_STEP_EXPECT,         /* `<` block */
     SCENARIO_STEP_EXPECT_CLOSE,   /* `expect close`: the peer closes the connection */
     SCENARIO_STEP_EXPECT_SILENCE, /* `expect silence D`: no RTSP message for D */
+    SCENARIO_STEP_EXPECT_CPU,     /* `expect cpu below P% for D`: the SUT's processes stay that idle for D */
     SCENARIO_STEP_WAIT,           /* `wait D` */
     SCENARIO_STEP_RTP_FOR,        /* `rtp for D [after G]: conditions` */
     SCENARIO_STEP_RTP_SEND,       /* `rtp send [fps F]` (client role) */
@@ -268,7 +270,8 @@ struct scenario_step {
     int exchange;                    /* message steps: index of the exchange they belong to
                                      (a request and its reply share one); -1 otherwise */
     char conn[SCENARIO_NAME_MAX];    /* connect/accept/use/close: connection name ("" current) */
-    int64_t duration_ms;             /* wait, expect silence */
+    int64_t duration_ms;             /* wait, expect silence, expect cpu */
+    double cpu_percent;              /* expect cpu: the most CPU (percent of one CPU) the SUT may use */
     double fps;                      /* rtp send: frame rate; 0: 20 */
     struct scenario_send send;       /* SEND */
     struct scenario_expect expect;   /* EXPECT */
@@ -276,6 +279,7 @@ struct scenario_step {
 };
 
 struct scenario_arena; /* the parser's allocations, freed by scenario_free */
+struct dialect;        /* a request dialect of the lab profile (dialect.h) */
 
 struct scenario {
     char path[256];                    /* file name used in messages */
@@ -290,11 +294,21 @@ struct scenario {
     bool impair_given;                 /* at least one @impair line */
     char allow[SCENARIO_MAX_ALLOW][SCENARIO_CHECK_MAX]; /* @allow check ids */
     unsigned n_allow;                                   /* entries used in allow */
+    char require[SCENARIO_MAX_ALLOW][SCENARIO_CHECK_MAX]; /* @require: analyzer check ids that fail the
+                                                           scenario whatever their severity */
+    unsigned n_require;                                 /* entries used in require */
     struct scenario_event *events;                      /* `at` lines sorted by time (stable) */
     unsigned n_events;                                  /* entries in events */
     struct scenario_step *steps;                        /* the steps in file order */
     unsigned n_steps;                                   /* entries in steps */
     unsigned n_exchanges;                               /* exchange numbers used by steps */
+    char dialect_name[256];                             /* @dialect as written (NAME or FILE.dialect), "" none */
+    unsigned dialect_line;                              /* line of @dialect, else of `@profile lab` */
+    unsigned dialect_column;                            /* column of its value */
+    struct dialect *dialect;                            /* server role, lab profile: the request dialect
+                                                           scenario_parse_file found (owned); NULL from
+                                                           scenario_parse_buffer: the engine then uses
+                                                           the compiled-in lab dialect */
     struct scenario_arena *arena;                       /* owns every string and array above */
 };
 
@@ -305,7 +319,11 @@ struct scenario {
 int scenario_parse_buffer(const char *name, const char *buf, size_t len, struct scenario *sc, char *err,
                           size_t cap);
 
-/* Read and parse a file; errors as above, or "path: <errno text>". */
+/* Read and parse a file; errors as above, or "path: <errno text>". A
+ * server-role scenario of the lab profile also gets its request dialect
+ * (dialect_load of @dialect, default `lab`, from the file's directory); a
+ * dialect that cannot be loaded is an error at the @dialect (or @profile)
+ * line: "x.rtsp:3:10: @dialect: dialects/y.dialect:4:3: unknown placeholder ...". */
 int scenario_parse_file(const char *path, struct scenario *sc, char *err, size_t cap);
 
 /* Release everything a parse allocated; sc is left empty. */
@@ -313,6 +331,9 @@ void scenario_free(struct scenario *sc);
 
 /* True when id is on the scenario's @allow list. */
 bool scenario_allows(const struct scenario *sc, const char *id);
+/* Whether sc's @require names check id: its findings count as failures
+ * even where the profile only warns or notes. */
+bool scenario_requires(const struct scenario *sc, const char *id);
 
 /* True when id looks like a check id: lowercase words of [a-z0-9-] joined
  * by dots, at least two words, shorter than SCENARIO_CHECK_MAX. */

@@ -26,6 +26,7 @@
 
 #include "analyze/analyze.h"
 #include "analyze/report.h"
+#include "mjpeg.h"
 #include "netlab/capture.h"
 #include "netlab/netem.h"
 #include "netlab/netlab.h"
@@ -351,6 +352,8 @@ struct scenario_run {
     bool sut_ended_early;         /* it ended before the scenario did */
     int64_t deadline_mono_ns;     /* scenario wall-clock limit */
     char setup_error[1024];       /* why the scenario could not run, "" */
+    const struct dialect *dialect; /* --dialect for this scenario, NULL none */
+    const struct rtp_reference *reference; /* the movie, for `identical`; NULL when it could not be read */
 };
 
 static int hook_event(void *ctx, const struct scenario_event *ev, char *err, size_t cap)
@@ -404,6 +407,92 @@ static int hook_sut_gone(void *ctx, char *why, size_t cap)
         snprintf(why, cap, "the system under test %s", r->sut_exit.text);
         return 1;
     }
+    return 0;
+}
+
+/* utime + stime + cutime + cstime of /proc/PID/stat, in clock ticks, and
+ * the parent; -1 when the process is gone. */
+static int proc_cpu(pid_t pid, pid_t *ppid, uint64_t *ticks)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    /* the command name is in parentheses and may hold anything: fields start after the last ')' */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    unsigned long long f[15];
+    int pp;
+    char state;
+    if (sscanf(p + 1, " %c %d %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &state, &pp, &f[0],
+               &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11], &f[12]) != 15)
+        return -1;
+    /* after ppid: pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime */
+    *ppid = pp;
+    *ticks = f[9] + f[10] + f[11] + f[12];
+    return 0;
+}
+
+/* The CPU time of the system under test: its reaper and every process
+ * descending from it (in whatever namespaces a sandbox adds), with the
+ * children they have already waited for. */
+static int hook_sut_cpu_ns(void *ctx, uint64_t *ns)
+{
+    struct scenario_run *r = ctx;
+    if (!r->sut)
+        return -1;
+    pid_t root = sut_pid(r->sut);
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    enum { MAXP = 32768 };
+    static pid_t pids[MAXP], parents[MAXP];
+    static uint64_t ticks[MAXP];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < MAXP) {
+        char *end;
+        long v = strtol(e->d_name, &end, 10);
+        if (*end || v <= 0)
+            continue;
+        if (proc_cpu((pid_t)v, &parents[n], &ticks[n]) == 0)
+            pids[n++] = (pid_t)v;
+    }
+    closedir(d);
+    /* Mark descendants: repeat until no process joins (trees are shallow). */
+    static bool in[MAXP];
+    bool found_root = false;
+    for (size_t i = 0; i < n; i++) {
+        in[i] = pids[i] == root;
+        found_root = found_root || in[i];
+    }
+    if (!found_root)
+        return -1;
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (size_t i = 0; i < n; i++) {
+            if (in[i])
+                continue;
+            for (size_t k = 0; k < n; k++)
+                if (in[k] && pids[k] == parents[i]) {
+                    in[i] = grew = true;
+                    break;
+                }
+        }
+    }
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        if (in[i])
+            sum += ticks[i];
+    long hz = sysconf(_SC_CLK_TCK);
+    *ns = sum * (uint64_t)(1000000000L / (hz > 0 ? hz : 100));
     return 0;
 }
 
@@ -569,6 +658,7 @@ static int measure_window(const struct scenario_run *r, const struct replay_rtp_
         .decode = DECODE_NONE,
         .window_start_ns = w->start_ns,
         .window_end_ns = w->end_ns,
+        .reference = r->reference,
     };
     if (w->rtp_port && ao.n_rtp_ports < ANALYZE_MAX_RTP_PORTS)
         ao.rtp_ports[ao.n_rtp_ports++] = w->rtp_port;
@@ -616,6 +706,9 @@ static int measure_window(const struct scenario_run *r, const struct replay_rtp_
         f->v[SCENARIO_METRIC_BITRATE] = dur_s > 0 ? (double)bytes * 8 / dur_s / 1000.0 : 0;
         f->v[SCENARIO_METRIC_JITTER] = m->max_jitter_ms;
         f->v[SCENARIO_METRIC_INTERVAL] = m->frames.interval_ms.count ? m->frames.interval_ms.p50 : 0;
+        /* Frames cut short count as not identical. */
+        uint64_t judged = m->frames.identical + m->frames.different + m->frames.incomplete;
+        f->v[SCENARIO_METRIC_IDENTICAL] = judged ? 100.0 * (double)m->frames.identical / (double)judged : 0;
         f->pt_constant = n_pt <= 1;
         f->ssrc_constant = n_ssrc <= 1;
         f->expected = m->expected;
@@ -925,12 +1018,14 @@ static int scenario_execute(struct scenario_run *r, int netem_state, const char 
             .media = o->media,
             .url = lab ? NULL : url_buf,
             .seed = o->seed,
+            /* --dialect: every lab scenario that does not name its own. */
+            .dialect = sc->dialect_name[0] ? NULL : r->dialect,
         };
         char media_file[PATH_MAX];
         snprintf(media_file, sizeof media_file, "%s/%s", o->media_dir, o->media);
         t.media_file = media_file;
         struct replay_hooks h = {.ctx = r, .event = hook_event, .listening = hook_listening,
-                                 .sut_gone = hook_sut_gone};
+                                 .sut_gone = hook_sut_gone, .sut_cpu_ns = hook_sut_cpu_ns};
         if (lab && netlab_enter(r->lab.ns_peer, err, sizeof err) != 0) {
             snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
             goto finish;
@@ -1078,7 +1173,8 @@ finish:
     bool judged[CHK_COUNT];
     for (int id = 0; id < CHK_COUNT; id++) {
         const struct check_def *def = &check_catalog[id];
-        judged[id] = an && def->severity[an->profile] == SEV_FAIL && !scenario_allows(sc, def->id) &&
+        judged[id] = an && (def->severity[an->profile] == SEV_FAIL || scenario_requires(sc, def->id)) &&
+                     !scenario_allows(sc, def->id) &&
                      (sc->role != SCENARIO_ROLE_CLIENT || judges_client((enum check_id)id));
     }
     if (an) {
@@ -1087,7 +1183,7 @@ finish:
         for (size_t i = 0; i < an->findings.len; i++) {
             const struct finding *fd = &an->findings.items[i];
             const struct check_def *def = &check_catalog[fd->check];
-            if (def->severity[prof] != SEV_FAIL || scenario_allows(sc, def->id))
+            if ((def->severity[prof] != SEV_FAIL && !scenario_requires(sc, def->id)) || scenario_allows(sc, def->id))
                 continue;
             /* The SUT capture holds what the SUT sent before the
              * impairment touched it: a gap there is the SUT's own. Only
@@ -1213,6 +1309,8 @@ finish:
     }
     json_object_set_new(sj, "exchanges", xs);
     json_object_set_new(sj, "steps", scenario_json_steps(sc, &rr, r->im.t0_ns));
+    if (rr.dialect[0])
+        json_object_set_new(sj, "dialect", json_string(rr.dialect));
     {
         const char *serr = json_string_value(json_object_get(sj, "error"));
         const char *run_error = NULL;
@@ -1321,6 +1419,55 @@ static void run_totals(json_t *runj, const json_t *scenarios)
     json_object_set_new(runj, "measured", m);
 }
 
+/* The movie as frames, for comparing what a lab server sent. */
+struct movie_reference {
+    uint8_t *data;
+    const uint8_t **frames;
+    size_t *lens;
+    struct rtp_reference ref;
+};
+
+static void movie_reference_load(struct movie_reference *m, const char *dir, const char *name)
+{
+    memset(m, 0, sizeof *m);
+    char path[PATH_MAX], msg[256];
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (mjpeg_read_file(path, 512u << 20, &m->data, &len, msg, sizeof msg) != 0)
+        return; /* not a lab movie (a folder of JPEGs, or none): `identical` measures 0 */
+    struct mjpeg_reader rd;
+    mjpeg_reader_init(&rd, m->data, len);
+    rd.lenient = true;
+    size_t cap = 0, n = 0;
+    const uint8_t *frame;
+    size_t flen;
+    while (mjpeg_next(&rd, &frame, &flen, NULL) == 1) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            const uint8_t **f2 = realloc(m->frames, cap * sizeof *f2);
+            size_t *l2 = realloc(m->lens, cap * sizeof *l2);
+            if (f2)
+                m->frames = f2;
+            if (l2)
+                m->lens = l2;
+            if (!f2 || !l2)
+                break;
+        }
+        m->frames[n] = frame;
+        m->lens[n] = flen;
+        n++;
+    }
+    m->ref = (struct rtp_reference){m->frames, m->lens, n};
+}
+
+static void movie_reference_free(struct movie_reference *m)
+{
+    free(m->frames);
+    free(m->lens);
+    free(m->data);
+    memset(m, 0, sizeof *m);
+}
+
 /* The run's files for one scenario: captures/<run>/<parent>-<stem><suffix>.* */
 static void set_paths(struct scenario_run *r, const char *cap_dir, const char *parent, const char *stem,
                       const char *suffix, bool lab)
@@ -1378,6 +1525,34 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
         free(files);
         return 2;
     }
+
+    /* --dialect: a file is read once; a name is looked up from each lab
+     * scenario's folder (scenarios/lab/dialects/NAME.dialect). */
+    struct dialect **dialects = calloc(n_files, sizeof *dialects);
+    for (size_t i = 0; o->dialect && dialects && i < n_files; i++) {
+        if (scs[i].profile != SCENARIO_PROFILE_LAB || scs[i].role != SCENARIO_ROLE_SERVER || scs[i].dialect_name[0])
+            continue;
+        char err[1024], dir[PATH_MAX];
+        const char *slash = strrchr(files[i], '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - files[i]) : 1, slash ? files[i] : ".");
+        bool is_file = strchr(o->dialect, '/') || strstr(o->dialect, ".dialect");
+        if (dialect_load(o->dialect, is_file ? NULL : dir, &dialects[i], err, sizeof err) != 0) {
+            fprintf(stderr, "rtsp-harness run: --dialect: %s\n", err);
+            for (size_t k = 0; k < n_files; k++) {
+                dialect_free(dialects[k]);
+                scenario_free(&scs[k]);
+                free(files[k]);
+            }
+            free(dialects);
+            free(scs);
+            free(files);
+            return 2;
+        }
+    }
+
+    /* The movie the lab scenarios stream, for the `identical` metric. */
+    struct movie_reference movie;
+    movie_reference_load(&movie, o->media_dir, o->media);
 
     /* Leftovers of runs that were killed. */
     char cleaned[1024];
@@ -1476,6 +1651,8 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
         r->o = o;
         r->sc = &scs[i];
         r->run_name = run_name;
+        r->dialect = dialects ? dialects[i] : NULL;
+        r->reference = movie.ref.n ? &movie.ref : NULL;
         const char *slash = strrchr(files[i], '/');
         char stem[200];
         snprintf(stem, sizeof stem, "%s", slash ? slash + 1 : files[i]);
@@ -1515,6 +1692,8 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
                 rb->o = &ob;
                 rb->sc = &scs[i];
                 rb->run_name = run_name;
+                rb->dialect = r->dialect;
+                rb->reference = r->reference;
                 set_paths(rb, cap_dir, parent, stem, ".ref", lab);
                 if (!o->quiet && tty)
                     fprintf(stderr, "\r\033[K[%zu/%zu] %s (reference) ...", i + 1, n_files, files[i]);
@@ -1590,16 +1769,22 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
     struct report_text_opts to = {.color = isatty(STDOUT_FILENO) && !(nc && *nc), .quiet = o->quiet};
     report_text(stdout, report, &to);
     json_decref(report);
-    update_link(o->captures_dir, run_name);
-    update_link(o->reports_dir, run_name);
+    if (!o->no_latest) {
+        update_link(o->captures_dir, run_name);
+        update_link(o->reports_dir, run_name);
+    }
     if (written)
         printf("report: %s/index.html\n        %s/report.json\n        %s/junit.xml\ncaptures: %s\n", rep_dir,
                rep_dir, rep_dir, cap_dir);
     free(rows);
     for (size_t i = 0; i < n_files; i++) {
+        if (dialects)
+            dialect_free(dialects[i]);
         scenario_free(&scs[i]);
         free(files[i]);
     }
+    free(dialects);
+    movie_reference_free(&movie);
     free(scs);
     free(files);
     registry_leave();

@@ -40,6 +40,8 @@ struct run_opts {
     const char *captures_dir;    /* where captures/<run>/ goes */
     const char *reports_dir;     /* where reports/<run>/ goes */
     const char *run_name;        /* <run>; NULL: a UTC timestamp */
+    const char *dialect;         /* --dialect NAME|FILE: the request dialect of lab scenarios without @dialect */
+    bool no_latest;              /* do not point captures/latest and reports/latest at this run */
     bool baseline;               /* --baseline reference: each server scenario also runs against the reference */
     const char *baseline_cmd;    /* --baseline-cmd: the reference's command; NULL RUN_REFERENCE_SERVER_CMD */
     unsigned scenario_timeout_s; /* wall clock per scenario */

@@ -28,6 +28,8 @@ static void usage(FILE *out)
             "                        userspace), netem, userspace\n"
             "  --impair SPEC         netem text for scenarios without @impair\n"
             "  --seed N              random seed (default 1)\n"
+            "  --dialect NAME|FILE   the request dialect of lab scenarios that name none\n"
+            "                        (lab, bare-cseq, crlf3: scenarios/lab/dialects/)\n"
             "media and ports:\n"
             "  --media-dir DIR       fixture media (default fixtures)\n"
             "  --media NAME          media name in URLs (default movie.Mjpeg)\n"
@@ -39,6 +41,7 @@ static void usage(FILE *out)
             "  --captures DIR        default captures (captures/<run>/)\n"
             "  --reports DIR         default reports (reports/<run>/)\n"
             "  --name NAME           the run's name (default a UTC timestamp)\n"
+            "  --no-latest           leave the `latest` links alone (runs side by side)\n"
             "  --baseline reference  run each server scenario against the bundled reference\n"
             "                        server too (same seed and impairment) and put its figures\n"
             "                        beside the SUT's in every report format\n"
@@ -75,7 +78,7 @@ int run_main(int argc, char **argv)
         .argv = argv,
     };
     enum { O_SERVER = 256, O_CLIENT, O_TARGET, O_BACKEND, O_IMPAIR, O_SEED, O_MEDIA_DIR, O_MEDIA, O_PORT,
-           O_STO, O_UTO, O_CAPTURES, O_REPORTS, O_NAME, O_BASELINE, O_BASELINE_CMD };
+           O_STO, O_UTO, O_CAPTURES, O_REPORTS, O_NAME, O_BASELINE, O_BASELINE_CMD, O_NO_LATEST, O_DIALECT };
     static const struct option options[] = {
         {"server-cmd", required_argument, NULL, O_SERVER},
         {"client-cmd", required_argument, NULL, O_CLIENT},
@@ -93,6 +96,8 @@ int run_main(int argc, char **argv)
         {"name", required_argument, NULL, O_NAME},
         {"baseline", required_argument, NULL, O_BASELINE},
         {"baseline-cmd", required_argument, NULL, O_BASELINE_CMD},
+        {"no-latest", no_argument, NULL, O_NO_LATEST},
+        {"dialect", required_argument, NULL, O_DIALECT},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -162,6 +167,8 @@ int run_main(int argc, char **argv)
             o.baseline = true;
             break;
         case O_BASELINE_CMD: o.baseline_cmd = optarg; break;
+        case O_NO_LATEST: o.no_latest = true; break;
+        case O_DIALECT: o.dialect = optarg; break;
         case 'q': o.quiet = true; break;
         case 'v': o.verbose++; break;
         case 'h': usage(stdout); return 0;

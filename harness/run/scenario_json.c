@@ -71,6 +71,7 @@ static const char *step_description(enum scenario_step_kind k, bool server)
                       : "the client's request matches: method, URI, headers, CSeq, Session";
     case SCENARIO_STEP_EXPECT_CLOSE: return "the peer closes the connection";
     case SCENARIO_STEP_EXPECT_SILENCE: return "no RTSP message arrives for the given time";
+    case SCENARIO_STEP_EXPECT_CPU: return "the system under test stays idle: its processes use at most the CPU given";
     case SCENARIO_STEP_CONNECT: return "the server accepts the connection";
     case SCENARIO_STEP_ACCEPT: return "the client under test connects";
     case SCENARIO_STEP_RTP_SEND: return "the harness streams RTP to the client";
@@ -81,6 +82,19 @@ static const char *step_description(enum scenario_step_kind k, bool server)
     case SCENARIO_STEP_CLOSE: break;
     }
     return NULL;
+}
+
+/* The method of the request the `rtp for` window on line wline follows
+ * (the last exchange before it), NULL when none. */
+static const char *window_method(const struct scenario *sc, const struct replay_result *rr, unsigned wline)
+{
+    const char *method = NULL;
+    for (unsigned i = 0; i < sc->n_steps && sc->steps[i].line < wline; i++) {
+        int x = scenario_json_step_exchange(sc, rr, i);
+        if (x >= 0 && rr->exchanges[x].method[0])
+            method = rr->exchanges[x].method;
+    }
+    return method;
 }
 
 /* "scenario.expect close" -> "scenario.expect-close" */
@@ -205,6 +219,9 @@ json_t *scenario_json_checks(const struct scenario *sc, const struct replay_resu
             snprintf(desc, sizeof desc, "rtp for: %s %s", metric ? metric : "?", expected ? expected : "");
             bool pass = json_is_true(json_object_get(cond, "pass"));
             json_t *c = new_check(id, name, "capture", (unsigned)line, pass ? "pass" : "fail", desc);
+            const char *after = window_method(sc, rr, wline);
+            if (after)
+                json_object_set_new(c, "method", json_string(after));
             const char *measured = json_string_value(json_object_get(cond, "measured"));
             if (pass && measured) {
                 char m[200];

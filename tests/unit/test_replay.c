@@ -12,8 +12,10 @@
  * {basic:...}; optional steps. Against a canned server in a thread (to
  * provoke what the reference server never does): a CSeq not echoed, a
  * changed and a missing Session, @allow, a lab reply without a blank line,
- * `expect close`. Without any peer: `at` events and hooks, and a SUT that
- * dies while a step waits.
+ * `expect close`, the bare-cseq and crlf3 request dialects given by the
+ * run (with a block's own CSeq and headers, and the 255-byte limit).
+ * Without any peer: `at` events and hooks, and a SUT that dies while a
+ * step waits.
  *
  * Client role: a scripted RTSP client in a thread (UDP, RTP/JPEG checked
  * by depacketizing it), a client that breaks the CSeq and Session rules, a
@@ -40,6 +42,7 @@
 #include <nettle/md5.h>
 
 #include "check.h"
+#include "replay/dialect.h"
 #include "replay/replay.h"
 #include "replay/scenario.h"
 #include "rtp.h"
@@ -904,6 +907,124 @@ static void test_lab_reply_without_blank_line(void)
     canned_stop(&k, th);
 }
 
+static struct dialect *load_dialect(const char *name)
+{
+    struct dialect *d = NULL;
+    char err[512];
+    if (dialect_load(name, "scenarios/lab", &d, err, sizeof err) < 0)
+        fprintf(stderr, "    %s\n", err);
+    CHECK(d != NULL);
+    return d;
+}
+
+/* The run's dialect replaces the scenario's: bare-cseq requests, whose
+ * CSeq the engine still knows and checks in the replies. */
+static void test_lab_dialect_override(void)
+{
+    struct canned k = {.lab = true,
+                       .replies = {
+                           "RTSP/1.0 200 OK\nCSeq: 1\nSession: 123456",
+                           "RTSP/1.0 200 OK\nCSeq: 2\nSession: 123456",
+                           "RTSP/1.0 200 OK\nCSeq: 4\nSession: 123456",
+                       }};
+    pthread_t th;
+    CHECK_EQ_INT(canned_start(&k, &th), 0);
+    const char *text = "@profile lab\n"
+                       "@on-fail continue\n"
+                       "> SETUP {media} RTSP/1.0\n"
+                       "< RTSP/1.0 200 OK\n"
+                       "\n"
+                       "> PLAY {media} RTSP/1.0\n"
+                       "< RTSP/1.0 200 OK\n"
+                       "\n"
+                       "> PAUSE {media} RTSP/1.0\n"
+                       "< RTSP/1.0 200 OK\n"
+                       "expect close\n";
+    struct replay_target t = server_target(k.port);
+    struct dialect *d = load_dialect("bare-cseq");
+    t.dialect = d;
+    struct scenario sc;
+    struct replay_result r;
+    CHECK_EQ_INT(run(text, &t, NULL, &sc, &r), 0);
+    CHECK_EQ_INT(r.verdict, REPLAY_FAIL);
+    CHECK(strcmp(r.dialect, "bare-cseq") == 0);
+    CHECK_EQ_INT(r.n_exchanges, 3);
+    if (r.n_exchanges == 3) {
+        char want[128];
+        snprintf(want, sizeof want, "SETUP " MEDIA "\n1\n RTSP/1.0 RTP/UDP %u",
+                 (unsigned)atoi(strrchr(r.exchanges[0].request_text, ' ') + 1));
+        CHECK(strcmp(r.exchanges[0].request_text, want) == 0);
+        /* the RTP port the engine opened: even */
+        CHECK(atoi(strrchr(r.exchanges[0].request_text, ' ') + 1) % 2 == 0);
+        CHECK(strcmp(r.exchanges[1].request_text, "PLAY \n2") == 0);
+        CHECK(strcmp(r.exchanges[2].request_text, "PAUSE \n3") == 0);
+        CHECK(strcmp(r.exchanges[0].uri, MEDIA) == 0);
+        CHECK(strcmp(r.exchanges[1].uri, "") == 0); /* no file name on the wire */
+        CHECK(r.exchanges[2].has_cseq && r.exchanges[2].cseq == 3);
+    }
+    /* the wrong echo of the third is caught: the engine knows the CSeq it wrote */
+    CHECK_EQ_INT(r.n_failures, 1);
+    if (r.n_failures == 1) {
+        CHECK(strcmp(r.failures[0].check, "rtsp.cseq.echo") == 0);
+        CHECK(strcmp(r.failures[0].message, "expected CSeq 3, got 4") == 0);
+    }
+    finish(&sc, &r);
+    canned_stop(&k, th);
+    dialect_free(d);
+}
+
+/* crlf3 with what a block still says itself: an explicit CSeq in the
+ * template's place, a left-out Session, an appended header; and a request
+ * over 255 bytes, refused before anything is written. */
+static void test_lab_dialect_block_headers(void)
+{
+    struct canned k = {.lab = true,
+                       .replies = {
+                           "RTSP/1.0 200 OK\nCSeq: {cseq}\nSession: 123456",
+                           "RTSP/1.0 200 OK\nCSeq: {cseq}\nSession: 123456",
+                       }};
+    pthread_t th;
+    CHECK_EQ_INT(canned_start(&k, &th), 0);
+    const char *text = "@profile lab\n"
+                       "> SETUP {media} RTSP/1.0\n"
+                       "> CSeq: 7\n"
+                       "< RTSP/1.0 200 OK\n"
+                       "< CSeq: 7\n"
+                       "\n"
+                       "> PLAY {media} RTSP/1.0\n"
+                       "> X-Note: n{cseq}\n"
+                       "> !Session\n"
+                       "< RTSP/1.0 200 OK\n"
+                       "\n"
+                       "> PAUSE {media} RTSP/1.0\n"
+                       "> X-Big: {repeat:A:200}\n"
+                       "< RTSP/1.0 200 OK\n";
+    struct replay_target t = server_target(k.port);
+    struct dialect *d = load_dialect("crlf3");
+    t.dialect = d;
+    struct scenario sc;
+    struct replay_result r;
+    CHECK_EQ_INT(run(text, &t, NULL, &sc, &r), 0);
+    CHECK_EQ_INT(r.verdict, REPLAY_FAIL);
+    CHECK_EQ_INT(r.n_exchanges, 2);
+    if (r.n_exchanges == 2) {
+        const char *setup = "SETUP " MEDIA " RTSP/1.0\r\nCSeq: 7\r\nTransport: RTP/UDP; client_port= ";
+        CHECK(strncmp(r.exchanges[0].request_text, setup, strlen(setup)) == 0);
+        CHECK(r.exchanges[0].has_cseq && r.exchanges[0].cseq == 7);
+        CHECK(strcmp(r.exchanges[1].request_text, "PLAY " MEDIA " RTSP/1.0\r\nCSeq: 2\r\nX-Note: n2\r\n") == 0);
+    }
+    CHECK_EQ_INT(r.n_failures, 1);
+    if (r.n_failures == 1) {
+        CHECK(strcmp(r.failures[0].check, "scenario.send") == 0);
+        CHECK_EQ_INT(r.failures[0].line, 12);
+        /* 28 + "CSeq: 3\r\n" 9 + "Session: 123456\r\n" 17 + "X-Big: A..A\r\n" 209 */
+        CHECK(text_has(r.failures[0].message, "the PAUSE request is 263 bytes, over 255"));
+    }
+    finish(&sc, &r);
+    canned_stop(&k, th);
+    dialect_free(d);
+}
+
 /* ---------- events and hooks, without a peer ---------- */
 
 struct hook_log {
@@ -1749,6 +1870,8 @@ int main(void)
     RUN(test_optional_steps);
     RUN(test_automatic_checks_against_a_broken_server);
     RUN(test_lab_reply_without_blank_line);
+    RUN(test_lab_dialect_override);
+    RUN(test_lab_dialect_block_headers);
     RUN(test_events_fire_in_time);
     RUN(test_dead_sut_fails_the_waiting_step_at_once);
     RUN(test_client_role_scripted_udp);

@@ -567,6 +567,44 @@ static void test_timestamp_clock(void)
     sim_close(&x);
 }
 
+/* rtp.timestamp.advance: the lab's 1 Hz clock is fine; a frozen one over
+ * 3 s, or one that goes back, is found; a pause is no break. */
+static void test_timestamp_advance(void)
+{
+    static const struct { const char *what; int mode; int fires; const char *detail; } cases[] = {
+        {"1 Hz wall clock", 0, 0, NULL},
+        {"frozen", 1, 1, "timestamp stays 1700000000 over 3.0 s"},
+        {"back at packet 30", 2, 1, "went back from 1700000001 to 1699999000"},
+        {"frozen for 1 s only", 3, 0, NULL},
+    };
+    struct tframe fr;
+    frame_make(&enc, 1, MAX_PAYLOAD, &fr);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct rtp_stream_opts o = lab_opts();
+        struct sim x;
+        sim_open(&x, &o);
+        int packets = cases[c].mode == 3 ? 21 : 61;
+        for (int i = 0; i < packets; i++) {
+            uint32_t ts = 1700000000u + (uint32_t)(i / 20);
+            if (cases[c].mode == 1 || cases[c].mode == 3)
+                ts = 1700000000u;
+            if (cases[c].mode == 2 && i == 30)
+                ts = 1699999000u;
+            send_pkt(&x, (uint16_t)(i + 1), ts, false, 26, fr.jpeg, fr.len, (int64_t)i * 50 * MS);
+        }
+        rtp_stream_finish(x.s, &x.f);
+        if ((int)count(&x, CHK_RTP_TS_ADVANCE) != cases[c].fires) {
+            fprintf(stderr, "  case %s:\n", cases[c].what);
+            dump(&x);
+        }
+        CHECK_EQ_INT(count(&x, CHK_RTP_TS_ADVANCE), cases[c].fires);
+        if (cases[c].detail)
+            CHECK(detail_has(&x, CHK_RTP_TS_ADVANCE, cases[c].detail));
+        sim_close(&x);
+    }
+    frame_free(&fr);
+}
+
 static void test_marker_and_frame_timestamp(void)
 {
     struct tframe fr[4];
@@ -1141,6 +1179,7 @@ int main(void)
     RUN(test_payload_type);
     RUN(test_jitter_matches_tshark_by_hand);
     RUN(test_timestamp_clock);
+    RUN(test_timestamp_advance);
     RUN(test_marker_and_frame_timestamp);
     RUN(test_incomplete_frames);
     RUN(test_undecodable_frames);

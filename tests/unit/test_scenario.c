@@ -3,15 +3,18 @@
  * (directives, impairment lines and phases, message blocks, every matcher,
  * raw bytes, pipelines and splits, RTP windows and their conditions, step
  * modifiers and exchanges, connections), template expansion (variables,
- * regex escaping, C escapes, {repeat}), and error messages that name the
- * file, line and column for many kinds of bad input. */
+ * regex escaping, C escapes, {repeat}), error messages that name the
+ * file, line and column for many kinds of bad input, and the request
+ * dialect a lab scenario selects (@dialect, found next to the file). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "replay/dialect.h"
 #include "replay/scenario.h"
 
 static char err[512];
@@ -717,6 +720,115 @@ static void test_errors(void)
     CHECK(strncmp(tiny, "t.rtsp:1:1:", 11) == 0);
 }
 
+/* Write text to dir/name. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_dialects(void)
+{
+    /* @dialect is recorded with its position; `@profile lab` alone marks where `lab` was chosen */
+    struct scenario sc;
+    CHECK_EQ_INT(parse("@dialect  bare-cseq\n@profile lab\n> PLAY {media} RTSP/1.0\n", &sc), 0);
+    CHECK(strcmp(sc.dialect_name, "bare-cseq") == 0);
+    CHECK_EQ_INT(sc.dialect_line, 1);
+    CHECK_EQ_INT(sc.dialect_column, 11);
+    CHECK(sc.dialect == NULL); /* from a buffer: the engine's compiled-in lab dialect */
+    scenario_free(&sc);
+    CHECK_EQ_INT(parse("@name x\n@profile  lab\n> PLAY {media} RTSP/1.0\n", &sc), 0);
+    CHECK(sc.dialect_name[0] == '\0');
+    CHECK_EQ_INT(sc.dialect_line, 2);
+    CHECK_EQ_INT(sc.dialect_column, 11);
+    scenario_free(&sc);
+    expect_error("@dialect crlf3\n> OPTIONS * RTSP/1.0\n",
+                 "t.rtsp:1:10: @dialect needs @profile lab and @role server");
+    expect_error("@profile lab\n@role client\n@dialect crlf3\n< PLAY {url} RTSP/1.0\n",
+                 "t.rtsp:3:10: @dialect needs @profile lab and @role server");
+    expect_error("@profile lab\n@dialect\n> PLAY {media} RTSP/1.0\n", "t.rtsp:2:9: @dialect needs a name");
+    expect_error("@profile lab\n@dialect a b\n> PLAY {media} RTSP/1.0\n",
+                 "t.rtsp:2:11: unexpected text after the dialect");
+    expect_error("@profile lab\n@dialect a\n@dialect b\n> PLAY {media} RTSP/1.0\n",
+                 "t.rtsp:3:1: @dialect given twice");
+
+    /* the lab suite: each file gets the lab dialect of its folder */
+    static const char *const suite[] = {"01-play-pause-play-teardown", "02-file-not-found", "03-second-client",
+                                        "04-pause-stops-promptly", "05-teardown-stops", "06-rtp-fields", NULL};
+    for (int i = 0; suite[i]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "scenarios/lab/%s.rtsp", suite[i]);
+        int rc = scenario_parse_file(path, &sc, err, sizeof err);
+        if (rc != 0)
+            fprintf(stderr, "    %s\n", err);
+        CHECK_EQ_INT(rc, 0);
+        CHECK(sc.dialect && strcmp(sc.dialect->path, "scenarios/lab/dialects/lab.dialect") == 0);
+        /* the blocks carry only the request line: the dialect writes Transport */
+        for (unsigned k = 0; k < sc.n_steps; k++)
+            if (sc.steps[k].kind == SCENARIO_STEP_SEND)
+                CHECK_EQ_INT(sc.steps[k].send.n_headers, 0);
+        scenario_free(&sc);
+    }
+
+    /* a scenario outside the tree: dialects/ next to it, by name or by path, or the compiled-in lab */
+    char dir[] = "/tmp/test_dialects_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char sub[64], path[128];
+    snprintf(sub, sizeof sub, "%s/dialects", dir);
+    CHECK_EQ_INT(mkdir(sub, 0700), 0);
+    put_file(sub, "two.dialect", "request *\n  {method}\n  {cseq}\n");
+    put_file(sub, "bad.dialect", "request *\n  {method} {sesion}\n");
+    put_file(dir, "mine.dialect", "@dialect mine\nrequest *\n  {method}\n");
+    put_file(dir, "a.rtsp", "@profile lab\n@dialect two\n> PLAY {media} RTSP/1.0\n");
+    put_file(dir, "b.rtsp", "@profile lab\n@dialect   bad\n> PLAY {media} RTSP/1.0\n");
+    put_file(dir, "c.rtsp", "@profile lab\n@dialect mine.dialect\n> PLAY {media} RTSP/1.0\n");
+    put_file(dir, "d.rtsp", "@profile lab\n> PLAY {media} RTSP/1.0\n");
+    put_file(dir, "e.rtsp", "@profile lab\n@dialect gone\n> PLAY {media} RTSP/1.0\n");
+    put_file(dir, "f.rtsp", "> OPTIONS * RTSP/1.0\n");
+    snprintf(path, sizeof path, "%s/a.rtsp", dir);
+    CHECK_EQ_INT(scenario_parse_file(path, &sc, err, sizeof err), 0);
+    CHECK(sc.dialect && strcmp(sc.dialect->name, "two") == 0);
+    scenario_free(&sc);
+    snprintf(path, sizeof path, "%s/b.rtsp", dir);
+    CHECK_EQ_INT(scenario_parse_file(path, &sc, err, sizeof err), -1);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s/b.rtsp:2:12: @dialect bad: %s/dialects/bad.dialect:2:12: unknown placeholder {sesion} ", dir,
+             dir);
+    CHECK(strncmp(err, want, strlen(want)) == 0);
+    CHECK(sc.dialect == NULL && sc.n_steps == 0);
+    snprintf(path, sizeof path, "%s/c.rtsp", dir);
+    CHECK_EQ_INT(scenario_parse_file(path, &sc, err, sizeof err), 0);
+    CHECK(sc.dialect && strcmp(sc.dialect->name, "mine") == 0);
+    scenario_free(&sc);
+    snprintf(path, sizeof path, "%s/d.rtsp", dir);
+    CHECK_EQ_INT(scenario_parse_file(path, &sc, err, sizeof err), 0);
+    CHECK(sc.dialect && strcmp(sc.dialect->path, "<built-in>") == 0);
+    scenario_free(&sc);
+    snprintf(path, sizeof path, "%s/e.rtsp", dir);
+    CHECK_EQ_INT(scenario_parse_file(path, &sc, err, sizeof err), -1);
+    snprintf(want, sizeof want,
+             "%s/e.rtsp:2:10: @dialect gone: no dialect 'gone' (looked for %s/dialects/gone.dialect", dir, dir);
+    CHECK(strncmp(err, want, strlen(want)) == 0);
+    snprintf(path, sizeof path, "%s/f.rtsp", dir);
+    CHECK_EQ_INT(scenario_parse_file(path, &sc, err, sizeof err), 0);
+    CHECK(sc.dialect == NULL); /* rfc2326: no dialect */
+    scenario_free(&sc);
+    static const char *const made[] = {"dialects/two.dialect", "dialects/bad.dialect", "mine.dialect", "a.rtsp",
+                                       "b.rtsp", "c.rtsp", "d.rtsp", "e.rtsp", "f.rtsp", "dialects", NULL};
+    for (int i = 0; made[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, made[i]);
+        remove(path);
+    }
+    rmdir(dir);
+}
+
 /* The fuzz seeds are real scenarios: each parses, except those named bad_*. */
 static void test_fuzz_seeds_parse(void)
 {
@@ -757,5 +869,6 @@ int main(void)
     RUN(test_file);
     RUN(test_errors);
     RUN(test_fuzz_seeds_parse);
+    RUN(test_dialects);
     CHECK_DONE();
 }
