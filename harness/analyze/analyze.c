@@ -281,6 +281,21 @@ static void rtp_in(struct pass *p, struct flow *f, struct conn *c, int channel, 
                 idx = f->streams[i];
                 break;
             }
+        /* A lab flow stays one stream whatever its SSRC does: the lab's
+         * client never reads the SSRC, so a changing one is a defect of its
+         * own, not a new stream (and a new SSRC per packet must not use up
+         * the flow's streams). */
+        bool lab_flow = b ? b->lab : (p->opts->profile_given && p->opts->profile == PROFILE_LAB);
+        if (idx == SIZE_MAX && lab_flow && n > 0) {
+            idx = f->streams[0];
+            char where[160], s1[64], s2[64];
+            pkt_endpoint_format(&f->src, s1, sizeof s1);
+            pkt_endpoint_format(&f->dst, s2, sizeof s2);
+            snprintf(where, sizeof where, "%s -> %s", s1, s2);
+            findings_add(&p->a->findings, CHK_RTP_SSRC_CHANGE, frame, 0, where,
+                         "SSRC changed from 0x%08x to 0x%08x within one flow", f->ssrcs[0], ssrc);
+            f->ssrcs[0] = ssrc;
+        }
         if (idx == SIZE_MAX) {
             if (n == sizeof f->streams / sizeof f->streams[0])
                 return;

@@ -942,14 +942,19 @@ void rtp_stream_packet(struct rtp_stream *s, const uint8_t *pkt, size_t len, int
 {
     if (s->finished)
         return;
-    if (len >= 1 && (pkt[0] >> 6) != RTP_VERSION) {
-        s->m.malformed++;
+    bool wrong_version = len >= 1 && (pkt[0] >> 6) != RTP_VERSION;
+    if (wrong_version) {
         findings_add(f, CHK_RTP_VERSION, frame, 0, s->where, "RTP version %u, expected 2", pkt[0] >> 6);
-        return;
+        /* A lab client never reads the version: the rest of the stream is
+         * still judged. Elsewhere the packet is not RTP we can trust. */
+        if (!s->opt.lab) {
+            s->m.malformed++;
+            return;
+        }
     }
     struct rtp_header h;
     struct wire_error err = {0, NULL};
-    if (rtp_parse(pkt, len, &h, &err) < 0) {
+    if ((wrong_version ? rtp_parse_any_version(pkt, len, &h, &err) : rtp_parse(pkt, len, &h, &err)) < 0) {
         s->m.malformed++;
         findings_add(f, CHK_RTP_MALFORMED, frame, 0, s->where, "%s (byte %zu of %zu)",
                      err.reason ? err.reason : "RTP packet does not parse", err.offset, len);

@@ -4,13 +4,13 @@
 
 #include <string.h>
 
-int rtp_parse(const uint8_t *buf, size_t len, struct rtp_header *h, struct wire_error *err)
+static int parse(const uint8_t *buf, size_t len, struct rtp_header *h, bool any_version, struct wire_error *err)
 {
     memset(h, 0, sizeof(*h));
     if (len < RTP_HEADER_MIN)
         return wire_fail(err, len, "RTP packet shorter than the 12-byte fixed header");
     h->version = (uint8_t)(buf[0] >> 6);
-    if (h->version != RTP_VERSION)
+    if (h->version != RTP_VERSION && !any_version)
         return wire_fail(err, 0, "RTP version is not 2");
     h->padding = (buf[0] & 0x20) != 0;
     h->extension = (buf[0] & 0x10) != 0;
@@ -55,6 +55,16 @@ int rtp_parse(const uint8_t *buf, size_t len, struct rtp_header *h, struct wire_
     h->payload = buf + off;
     h->payload_len = body;
     return (int)off;
+}
+
+int rtp_parse(const uint8_t *buf, size_t len, struct rtp_header *h, struct wire_error *err)
+{
+    return parse(buf, len, h, false, err);
+}
+
+int rtp_parse_any_version(const uint8_t *buf, size_t len, struct rtp_header *h, struct wire_error *err)
+{
+    return parse(buf, len, h, true, err);
 }
 
 size_t rtp_packet_size(const struct rtp_header *h, size_t payload_len)

@@ -42,6 +42,10 @@ struct rtp_header {
  * the offending field: version != 2, too short for the fixed header, the
  * CSRC list or the extension, padding count 0 or beyond the payload. */
 int rtp_parse(const uint8_t *buf, size_t len, struct rtp_header *h, struct wire_error *err);
+/* The same, whatever the version bits say (h->version holds them): for
+ * streams known to be RTP by signalling, such as a lab flow bound by its
+ * SETUP, whose receivers never look at the version. */
+int rtp_parse_any_version(const uint8_t *buf, size_t len, struct rtp_header *h, struct wire_error *err);
 
 /* Size rtp_build will produce for h and a payload of payload_len bytes. */
 size_t rtp_packet_size(const struct rtp_header *h, size_t payload_len);
