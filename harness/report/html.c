@@ -23,6 +23,9 @@
 
 /* Colours from docs/reports.md: pass, fail, error, skipped; the plot line. */
 static const char page_css[] =
+    ".items tr.lost td{background:#fff8f8}.why{color:var(--fail);margin-top:.2em}"
+    ".hint{margin-top:.3em;padding:.35em .6em;border-left:3px solid var(--line);background:#f6f8fa}"
+    ".b.partial{background:var(--error)}.cnt.other b{color:var(--line)}\n"
     ":root{--pass:#1a7f37;--fail:#cf222e;--error:#bc4c00;--skip:#6e7781;--line:#0969da;--ref:#8c959f;"
     "--fg:#1f2328;--mu:#656d76;--bd:#d0d7de;--bg2:#f6f8fa;--hl:#ffebe9}\n"
     "*{box-sizing:border-box}\n"
@@ -156,7 +159,7 @@ static void esc(FILE *out, const char *s)
 /* A known status as a CSS class, anything else as "other". */
 static const char *status_class(const char *s)
 {
-    static const char *const known[] = {"pass", "fail", "error", "skipped", "not-run"};
+    static const char *const known[] = {"pass", "fail", "error", "skipped", "not-run", "partial"};
     for (size_t i = 0; s && i < sizeof known / sizeof *known; i++)
         if (strcmp(s, known[i]) == 0)
             return known[i];
@@ -1414,6 +1417,146 @@ static void scenario_section(FILE *out, const json_t *sc, size_t i)
     fputs("</div></details>", out);
 }
 
+/* The scenario section a rubric's evidence names (by file stem), -1 none. */
+static long long scenario_index(const json_t *report, const char *stem)
+{
+    size_t i;
+    json_t *sc;
+    json_array_foreach(json_object_get(report, "scenarios"), i, sc)
+    {
+        const char *file = report_str(sc, "file", "");
+        const char *b = strrchr(file, '/');
+        b = b ? b + 1 : file;
+        size_t n = strlen(stem);
+        if (strncmp(b, stem, n) == 0 && strcmp(b + n, ".rtsp") == 0)
+            return (long long)i;
+    }
+    return -1;
+}
+
+/* `rtsp-harness grade`: the points, what the grader found, and per item
+ * the verdict with, for a lost one, why, what to learn, and the evidence. */
+static void grade_section(FILE *out, const json_t *report)
+{
+    json_t *g = json_object_get(report, "grade");
+    if (!json_is_object(g))
+        return;
+    json_t *sub = json_object_get(g, "submission");
+    fputs("<section class=\"grade\"><h2>Grade</h2><div class=\"counts\">", out);
+    double pts = report_num(g, "points", NAN), max = report_num(g, "max", NAN);
+    double bonus = report_num(g, "bonus", 0), max_bonus = report_num(g, "max_bonus", 0);
+    const char *cls = isfinite(pts) && isfinite(max) && pts >= max ? "pass" : "fail";
+    fprintf(out, "<div class=\"cnt %s\"><b>", cls);
+    num(out, pts, pts == floor(pts) ? 0 : 1);
+    fputs("</b><span>of ", out);
+    num(out, max, max == floor(max) ? 0 : 1);
+    fputs(" points</span></div>", out);
+    if (max_bonus > 0) {
+        fputs("<div class=\"cnt other\"><b>+", out);
+        num(out, bonus, bonus == floor(bonus) ? 0 : 1);
+        fputs("</b><span>bonus of ", out);
+        num(out, max_bonus, 0);
+        fputs("</span></div>", out);
+    }
+    fputs("</div><dl class=\"meta\">", out);
+    meta_row(out, "submission", report_str(sub, "name", NULL));
+    meta_row(out, "rubric", report_str(g, "rubric", NULL));
+    if (report_str(sub, "dialect", NULL)) {
+        fputs("<dt>request dialect</dt><dd>", out);
+        esc(out, report_str(sub, "dialect", ""));
+        fputs(" <span class=\"mu\">(", out);
+        esc(out, report_str(sub, "dialect_why", ""));
+        fputs(")</span></dd>", out);
+    }
+    meta_row(out, "entry point", report_str(sub, "entry", NULL));
+    meta_row(out, "movie", report_str(sub, "movie", NULL));
+    meta_row(out, "problem", report_str(sub, "problem", NULL));
+    meta_row(out, "missing modules", report_str(sub, "missing_modules", NULL));
+    size_t i;
+    json_t *n;
+    json_array_foreach(json_object_get(sub, "notes"), i, n) meta_row(out, "note", json_string_value(n));
+    fputs("</dl>", out);
+    const char *log = report_str(sub, "compile_log", NULL);
+    if (log) {
+        fputs("<details><summary>compiler output</summary><pre>", out);
+        esc(out, log);
+        fputs("</pre></details>", out);
+    }
+    fputs("<div class=\"tw\"><table class=\"items\"><tr><th>result</th><th>item</th><th>what is graded</th>"
+          "<th class=\"n\">points</th></tr>",
+          out);
+    json_t *it;
+    json_array_foreach(json_object_get(g, "items"), i, it)
+    {
+        const char *st = report_str(it, "status", "fail");
+        bool lost = strcmp(st, "pass") != 0;
+        fprintf(out, "<tr class=\"%s\"><td>", lost ? "lost" : "");
+        badge(out, strcmp(st, "partial") == 0 ? "partial" : st);
+        fputs("</td><td><code>", out);
+        esc(out, report_str(it, "id", "?"));
+        fputs("</code>", out);
+        if (report_bool(it, "bonus", false))
+            fputs(" <span class=\"mu sm\">bonus</span>", out);
+        fputs("</td><td>", out);
+        esc(out, report_str(it, "title", ""));
+        if (lost) {
+            size_t k;
+            json_t *r;
+            json_array_foreach(json_object_get(it, "reasons"), k, r)
+            {
+                fputs("<div class=\"why\">", out);
+                esc(out, json_string_value(r));
+                fputs("</div>", out);
+            }
+            const char *hint = report_str(it, "hint", NULL);
+            if (hint) {
+                fputs("<div class=\"hint\"><b>What to fix:</b> ", out);
+                esc(out, hint);
+                const char *rfc = report_str(it, "rfc", NULL);
+                if (rfc) {
+                    fputs(" <span class=\"mu\">(", out);
+                    esc(out, rfc);
+                    fputs(")</span>", out);
+                }
+                fputs("</div>", out);
+            }
+            json_t *e;
+            json_array_foreach(json_object_get(it, "evidence"), k, e)
+            {
+                fputs("<div class=\"ev\">", out);
+                long long si = scenario_index(report, report_str(e, "scenario", ""));
+                if (si >= 0)
+                    fprintf(out, "<a href=\"#s%lld\">", si);
+                esc(out, report_str(e, "scenario", "?"));
+                long long line = report_int(e, "line", 0);
+                if (line > 0)
+                    fprintf(out, ":%lld", line);
+                if (si >= 0)
+                    fputs("</a>", out);
+                fputs(" <code class=\"chk\">", out);
+                esc(out, report_str(e, "check", "?"));
+                fputs("</code> ", out);
+                esc(out, report_str(e, "message", ""));
+                const char *pcap = report_str(e, "pcap", NULL);
+                long long frame = report_int(e, "frame", 0);
+                if (pcap && frame > 0) {
+                    fputs(" <span class=\"mono\">", out);
+                    esc(out, pcap);
+                    fprintf(out, "</span> frame %lld", frame);
+                }
+                fputs("</div>", out);
+            }
+        }
+        fputs("</td><td class=\"n\">", out);
+        double p = report_num(it, "points", NAN), m = report_num(it, "max", NAN);
+        num(out, p, p == floor(p) ? 0 : 1);
+        fputs(" / ", out);
+        num(out, m, m == floor(m) ? 0 : 1);
+        fputs("</td></tr>", out);
+    }
+    fputs("</table></div></section>", out);
+}
+
 static void page(FILE *out, const json_t *report)
 {
     json_t *run = json_object_get(report, "run");
@@ -1427,6 +1570,7 @@ static void page(FILE *out, const json_t *report)
     fprintf(out, " &middot; rtsp-harness</title><style>\n%s</style></head><body>", page_css);
     page_header(out, report);
     fputs("<main>", out);
+    grade_section(out, report);
     summary(out, report);
     json_t *scs = json_object_get(report, "scenarios");
     if (json_array_size(scs))
