@@ -25,6 +25,7 @@
 
 #define GRADE_MAX_SUBMISSIONS 4096
 #define GRADE_PROBE_TIMEOUT_S 20 /* one dialect probe, wall clock */
+#define GRADE_STARTUP_TIMEOUT "10" /* seconds a server may take to listen (Java under Xvfb takes 2-3) */
 
 struct grade_opts {
     const char *submissions;  /* the class folder */
@@ -196,10 +197,27 @@ static void fill_cgroup(const char *tpl, const char *cgroup, char *out, size_t c
     out[o < cap ? o : cap - 1] = 0;
 }
 
+/* Why the probe run could not start the server ("" when it did): a
+ * server that never listens fails every scenario the same way, so the
+ * grader says so once instead of waiting for each scenario's timeout. */
+static void probe_start_error(const char *reports, const char *name, char *out, size_t cap)
+{
+    char path[PATH_MAX];
+    out[0] = 0;
+    if (snprintf(path, sizeof path, "%s/%s/report.json", reports, name) >= (int)sizeof path)
+        return;
+    json_t *r = json_load_file(path, 0, NULL);
+    const char *e = report_str(json_array_get(json_object_get(r, "scenarios"), 0), "error", NULL);
+    if (e && (strstr(e, "did not listen") || strstr(e, "before listening")))
+        snprintf(out, cap, "%s", e);
+    json_decref(r);
+}
+
 /* Probe the dialects in order with a fresh server each; the first whose
- * probe scenario passes. why says what happened. */
+ * probe scenario passes. why says what happened; start_error why the
+ * server did not start at all (then NULL is returned at once). */
 static const char *probe_dialect(const struct grade_opts *o, const struct rubric *rb, const char *server_cmd,
-                                 const char *dir, char *why, size_t cap)
+                                 const char *dir, char *why, size_t cap, char *start_error, size_t scap)
 {
     size_t used = 0;
     why[0] = 0;
@@ -214,8 +232,12 @@ static const char *probe_dialect(const struct grade_opts *o, const struct rubric
         mkdir_p(reports);
         char *argv[] = {self_exe, "run", "-q", "--no-latest", "--name", name, "--reports", reports, "--captures",
                         reports, "--seed", seed, "--dialect", (char *)rb->dialects[i], "--server-cmd",
-                        (char *)server_cmd, "--scenario-timeout", "15", (char *)rb->probe, NULL};
+                        (char *)server_cmd, "--scenario-timeout", "15", "--startup-timeout", GRADE_STARTUP_TIMEOUT,
+                        (char *)rb->probe, NULL};
         int rc = run_child(argv, log, GRADE_PROBE_TIMEOUT_S);
+        probe_start_error(reports, name, start_error, scap);
+        if (start_error[0])
+            return NULL;
         int n = snprintf(why + used, cap - used, "%s%s: %s", used ? "; " : "", rb->dialects[i],
                          rc == 0 ? "answered SETUP correctly" : "no correct answer to SETUP");
         used += n > 0 && (size_t)n < cap - used ? (size_t)n : 0;
@@ -312,13 +334,17 @@ static int grade_one(const struct grade_opts *o, const struct rubric *rb, const 
             return 3;
         }
         /* The dialect: given, or the first one a fresh server answers. */
-        char why[512] = "";
+        char why[512] = "", start_error[600] = "";
         const char *dialect = o->dialect;
         if (dialect)
             snprintf(why, sizeof why, "given with --dialect");
         else if (rb->probe[0] && rb->n_dialects) {
-            dialect = probe_dialect(o, rb, server_cmd, dir, why, sizeof why);
-            if (!dialect) {
+            dialect = probe_dialect(o, rb, server_cmd, dir, why, sizeof why, start_error, sizeof start_error);
+            if (start_error[0]) {
+                char p2[700];
+                snprintf(p2, sizeof p2, "the server did not start: %s", start_error);
+                json_object_set_new(sub, "problem", json_string(p2));
+            } else if (!dialect) {
                 dialect = rb->dialects[0];
                 size_t n = strlen(why);
                 snprintf(why + n, sizeof why - n, "; graded in %s, the first", dialect);
@@ -328,6 +354,8 @@ static int grade_one(const struct grade_opts *o, const struct rubric *rb, const 
             json_object_set_new(sub, "dialect", json_string(dialect));
             json_object_set_new(sub, "dialect_why", json_string(why));
         }
+        if (json_object_get(sub, "problem"))
+            goto scored;
         char captures[PATH_MAX], seed[16], timeout[16];
         snprintf(captures, sizeof captures, "%s/captures", o->out);
         snprintf(seed, sizeof seed, "%u", o->seed);
@@ -348,6 +376,8 @@ static int grade_one(const struct grade_opts *o, const struct rubric *rb, const 
         argv[a++] = seed;
         argv[a++] = "--scenario-timeout";
         argv[a++] = timeout;
+        argv[a++] = "--startup-timeout";
+        argv[a++] = GRADE_STARTUP_TIMEOUT;
         argv[a++] = "--server-cmd";
         argv[a++] = server_cmd;
         /* The movie the server streams, for comparing frames: the grader's or the student's own. */
@@ -366,6 +396,7 @@ static int grade_one(const struct grade_opts *o, const struct rubric *rb, const 
         report = report_load(rpath, err, sizeof err);
         if (!report)
             json_object_set_new(sub, "problem", json_string(err));
+    scored:
         sandbox_cgroup_destroy(cgroup, err, sizeof err);
     }
     if (!report) {
@@ -800,22 +831,24 @@ int grade_main(int argc, char **argv)
         graded += subs[i].done;
     if (write_class(&o, &rb, subs, graded, err, sizeof err) != 0)
         fprintf(stderr, "rtsp-harness grade: %s\n", err);
-    /* The gradebook on the terminal. */
-    if (!o.quiet) {
+    /* The gradebook on the terminal; 0 only when every submission got full marks. */
+    bool all_full = graded == n;
+    if (!o.quiet)
         printf("%-32s %-10s %9s\n", "submission", "dialect", "points");
-        for (size_t i = 0; i < graded; i++) {
-            char gpath[PATH_MAX];
-            snprintf(gpath, sizeof gpath, "%s/%s/grade.json", o.out, subs[i].name);
-            json_t *g = json_load_file(gpath, 0, NULL);
+    for (size_t i = 0; i < graded; i++) {
+        char gpath[PATH_MAX];
+        snprintf(gpath, sizeof gpath, "%s/%s/grade.json", o.out, subs[i].name);
+        json_t *g = json_load_file(gpath, 0, NULL);
+        all_full = all_full && g && report_num(g, "points", 0) >= rb.max_points;
+        if (!o.quiet)
             printf("%-32.32s %-10.10s %6.1f/%g%s\n", subs[i].name,
                    report_str(json_object_get(g, "submission"), "dialect", "-"), report_num(g, "points", 0),
                    rb.max_points, g ? "" : "  (not graded)");
-            json_decref(g);
-        }
+        json_decref(g);
     }
     printf("%zu submission%s graded in %.1f s; gradebook %s/gradebook.csv, class %s/class.json\n", graded,
            graded == 1 ? "" : "s", (double)(mono_ms() - t0) / 1000, o.out, o.out);
-    int rc = 0;
+    int rc = all_full ? 0 : 1;
     for (size_t i = 0; i < n; i++)
         if (!subs[i].done || subs[i].status != 0)
             rc = 1;

@@ -49,6 +49,11 @@ struct report_figures {
 };
 struct report_figures report_scenario_figures(const json_t *sc);
 
+/* A JSON string of n bytes of whatever a peer sent: valid UTF-8 kept,
+ * every other byte (and NUL) U+FFFD. jansson refuses invalid UTF-8, and a
+ * report must still hold the exchange. */
+json_t *report_json_text(const char *s, size_t n);
+
 /* Escape s (n bytes) for XML/HTML text and attribute values: & < > " '
  * become entities; bytes that XML 1.0 forbids (controls other than tab,
  * newline and carriage return, and invalid UTF-8) become U+FFFD, so any

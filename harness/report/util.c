@@ -181,6 +181,32 @@ static size_t utf8_len(const unsigned char *s, size_t n, bool *xml_ok)
     return len;
 }
 
+json_t *report_json_text(const char *s, size_t n)
+{
+    /* Each byte becomes at most the 3 bytes of U+FFFD. */
+    char *buf = malloc(n * 3 + 1);
+    if (!buf)
+        return json_null();
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        bool xml_ok;
+        size_t len = p[i] ? utf8_len(p + i, n - i, &xml_ok) : 0;
+        if (len == 0) {
+            memcpy(buf + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+            continue;
+        }
+        memcpy(buf + o, p + i, len);
+        o += len;
+        i += len;
+    }
+    json_t *j = json_stringn(buf, o);
+    free(buf);
+    return j ? j : json_null();
+}
+
 void report_xml_escape(FILE *out, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;

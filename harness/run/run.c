@@ -613,12 +613,9 @@ static json_t *file_tail(const char *path, size_t max)
     fclose(f);
     if (!buf)
         return json_null();
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)buf[i] >= 0x80 || (buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t'))
-            buf[i] = '?';
-    json_t *s = json_stringn(buf, n);
+    json_t *s = report_json_text(buf, n);
     free(buf);
-    return s ? s : json_null();
+    return s;
 }
 
 static json_t *dist_json(const struct oneway_dist *d)
@@ -1320,8 +1317,10 @@ finish:
         json_object_set_new(xj, "request_s", json_real((double)(x->request_ns - r->im.t0_ns) / 1e9));
         if (x->response_ns)
             json_object_set_new(xj, "response_s", json_real((double)(x->response_ns - r->im.t0_ns) / 1e9));
-        json_object_set_new(xj, "request", x->request_text ? json_string(x->request_text) : json_null());
-        json_object_set_new(xj, "response", x->response_text ? json_string(x->response_text) : json_null());
+        json_object_set_new(xj, "request",
+                            x->request_text ? report_json_text(x->request_text, x->request_len) : json_null());
+        json_object_set_new(xj, "response",
+                            x->response_text ? report_json_text(x->response_text, x->response_len) : json_null());
         uint64_t fr = xf ? xf[i].request : 0;
         if (fr)
             json_object_set_new(xj, "frame", json_integer((json_int_t)fr));
