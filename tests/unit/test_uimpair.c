@@ -563,7 +563,11 @@ static void reorder_sends_some_at_once(void)
     check_log_matches(nl, st);
     static struct log_line *by_idx[400];
     CHECK_EQ_INT(udp_lines(nl, UIMPAIR_TO_SUT, by_idx, 400), 400);
-    long wrong = 0, inversions = 0;
+    /* A reordered datagram goes out at once, the others 10 ms later: none
+     * may come early. A late one is the host's scheduling (a busy machine
+     * can hold a process for a few ms, delaying the datagrams of that
+     * moment together); at most 3% may be late. */
+    long early = 0, late = 0, inversions = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t s = payload_seq(rxbuf[i].data);
         if (i > 0 && s < payload_seq(rxbuf[i - 1].data))
@@ -572,16 +576,20 @@ static void reorder_sends_some_at_once(void)
             continue;
         long long lat_us = (rxbuf[i].rx_ns - payload_stamp(rxbuf[i].data)) / 1000;
         bool reordered = strcmp(by_idx[s]->action, "reorder") == 0;
-        bool bad = reordered ? lat_us > 3000 : (lat_us < 9000 || lat_us > 15000);
-        if (bad)
+        bool is_early = !reordered && lat_us < 9000;
+        bool is_late = reordered ? lat_us > 3000 : lat_us > 15000;
+        if (is_early || is_late)
             fprintf(stderr, "  datagram %u (%s): %lld us from sender to receiver\n", s, by_idx[s]->action, lat_us);
-        wrong += bad;
+        early += is_early;
+        late += is_late;
     }
     uint64_t lo, hi;
     impair_binomial_interval(400, 0.25, 0.99, &lo, &hi);
-    printf("     reorder 25%% with delay 10ms: %llu reordered of 400 ([%llu, %llu]), %ld inversions at the receiver\n",
-           (unsigned long long)st[0].reordered, (unsigned long long)lo, (unsigned long long)hi, inversions);
-    CHECK_EQ_INT(wrong, 0);
+    printf("     reorder 25%% with delay 10ms: %llu reordered of 400 ([%llu, %llu]), %ld inversions at the receiver; "
+           "%ld late\n",
+           (unsigned long long)st[0].reordered, (unsigned long long)lo, (unsigned long long)hi, inversions, late);
+    CHECK_EQ_INT(early, 0);
+    CHECK(late <= 12);
     CHECK(st[0].reordered >= lo && st[0].reordered <= hi);
     CHECK(inversions > 0);
     finish_log();
