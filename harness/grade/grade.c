@@ -496,127 +496,52 @@ static void progress(const struct grade_opts *o, size_t done, size_t running, si
     fflush(stderr);
 }
 
-/* CSV field: quoted when it needs to be. */
-static void csv_field(FILE *f, const char *s)
+/* The class: DIR/report.json (every submission's scenarios, each tagged
+ * with its submission, and every grade: what `report merge` joins across
+ * slices), with its JUnit and HTML, then gradebook.csv and class.json. */
+static int write_class(const struct grade_opts *o, const struct submission *subs, size_t n, char *err, size_t cap)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
+    json_t **docs = calloc(n ? n : 1, sizeof *docs);
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    size_t k = 0;
+    int rc = 0;
+    for (size_t i = 0; docs && names && i < n; i++) {
+        char path[PATH_MAX], lerr[512];
+        if (pjoin(path, sizeof path, o->out, "/") != 0 || pjoin(path, sizeof path, path, subs[i].name) != 0 ||
+            pjoin(path, sizeof path, path, "/report.json") != 0)
+            continue;
+        json_t *d = report_load(path, lerr, sizeof lerr);
+        if (!d)
+            continue; /* the submission's own line already says why */
+        /* Its scenarios carry the submission's name in the class report. */
+        json_object_set_new(json_object_get(d, "run"), "name", json_string(subs[i].name));
+        docs[k] = d;
+        names[k] = subs[i].name;
+        k++;
     }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* gradebook.csv and class.json from the submissions' grade.json files. */
-static int write_class(const struct grade_opts *o, const struct rubric *rb, const struct submission *subs, size_t n,
-                       char *err, size_t cap)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/gradebook.csv", o->out);
-    FILE *csv = fopen(path, "w");
-    if (!csv)
-        return wire_errf(err, cap, "cannot write %s: %s", path, strerror(errno));
-    fputs("submission,dialect", csv);
-    for (size_t k = 0; k < rb->n_items; k++) {
-        fputc(',', csv);
-        csv_field(csv, rb->items[k].id);
-    }
-    fputs(",total,max,bonus\n", csv);
-    double *totals = calloc(n ? n : 1, sizeof *totals);
-    unsigned *lost = calloc(rb->n_items, sizeof *lost);
-    json_t *rows = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char gpath[PATH_MAX], gerr[512];
-        snprintf(gpath, sizeof gpath, "%s/%s/grade.json", o->out, subs[i].name);
-        json_error_t je;
-        json_t *g = json_load_file(gpath, 0, &je);
-        (void)gerr;
-        csv_field(csv, subs[i].name);
-        fputc(',', csv);
-        json_t *sub = json_object_get(g, "submission");
-        csv_field(csv, report_str(sub, "dialect", ""));
-        json_t *items = json_object_get(g, "items");
-        for (size_t k = 0; k < rb->n_items; k++) {
-            json_t *it = json_array_get(items, k);
-            double pts = report_num(it, "points", 0);
-            fprintf(csv, ",%g", pts);
-            if (it && strcmp(report_str(it, "status", "fail"), "pass") != 0 && lost)
-                lost[k]++;
+    if (!docs || !names)
+        rc = wire_errf(err, cap, "out of memory");
+    else if (k == 0)
+        rc = wire_errf(err, cap, "no submission was graded");
+    else {
+        const char *base = strrchr(o->out, '/');
+        json_t *cls = report_merge(docs, names, k, base && base[1] ? base + 1 : o->out, err, cap);
+        if (!cls)
+            rc = -1;
+        else {
+            if (o->shard_n > 1)
+                json_object_set_new(cls, "shard", json_pack("{s:i,s:i}", "k", o->shard_k, "n", o->shard_n));
+            if (report_write_all(cls, o->out, err, cap) != 0 ||
+                report_gradebook_write(json_object_get(cls, "grades"), o->out, o->submissions, err, cap) != 0)
+                rc = -1;
+            json_decref(cls);
         }
-        double total = report_num(g, "points", 0);
-        if (totals)
-            totals[i] = total;
-        fprintf(csv, ",%g,%g,%g\n", total, rb->max_points, report_num(g, "bonus", 0));
-        json_array_append_new(rows, json_pack("{s:s,s:f,s:f,s:s}", "submission", subs[i].name, "points", total,
-                                              "bonus", report_num(g, "bonus", 0), "dialect",
-                                              report_str(sub, "dialect", "")));
-        json_decref(g);
     }
-    bool bad = fclose(csv) != 0;
-
-    /* The class: distribution and the most common losses. */
-    json_t *dist = json_object();
-    if (n && totals) {
-        qsort(totals, n, sizeof *totals, cmp_double);
-        double sum = 0;
-        for (size_t i = 0; i < n; i++)
-            sum += totals[i];
-        json_t *hist = json_array();
-        for (int b = 0; b < 10; b++) {
-            unsigned c = 0;
-            for (size_t i = 0; i < n; i++) {
-                double pct = rb->max_points > 0 ? totals[i] / rb->max_points * 100 : 0;
-                int bucket = pct >= 100 ? 9 : (int)(pct / 10);
-                c += bucket == b;
-            }
-            json_array_append_new(hist, json_pack("{s:i,s:i,s:i}", "from_percent", b * 10, "to_percent",
-                                                  b == 9 ? 100 : b * 10 + 9, "submissions", c));
-        }
-        json_object_set_new(dist, "min", json_real(totals[0]));
-        json_object_set_new(dist, "max", json_real(totals[n - 1]));
-        json_object_set_new(dist, "mean", json_real(sum / (double)n));
-        json_object_set_new(dist, "median",
-                            json_real(n % 2 ? totals[n / 2] : (totals[n / 2 - 1] + totals[n / 2]) / 2));
-        json_object_set_new(dist, "histogram", hist);
-    }
-    json_t *common = json_array();
-    for (unsigned round = 0; lost && round < rb->n_items; round++) {
-        /* items in decreasing order of how many lost them */
-        size_t best = SIZE_MAX;
-        for (size_t k = 0; k < rb->n_items; k++)
-            if (lost[k] && (best == SIZE_MAX || lost[k] > lost[best]))
-                best = k;
-        if (best == SIZE_MAX)
-            break;
-        json_array_append_new(common, json_pack("{s:s,s:s,s:i}", "item", rb->items[best].id, "title",
-                                                rb->items[best].title, "submissions", lost[best]));
-        lost[best] = 0;
-    }
-    json_t *cls = json_pack("{s:s,s:i,s:s,s:f,s:f,s:o,s:o,s:o}", "rubric", rb->name, "submissions", (int)n,
-                            "folder", o->submissions, "max", rb->max_points, "max_bonus", rb->max_bonus,
-                            "distribution", dist, "most_common_failures", common, "grades", rows);
-    if (o->shard_n > 1)
-        json_object_set_new(cls, "shard", json_pack("{s:i,s:i}", "k", o->shard_k, "n", o->shard_n));
-    snprintf(path, sizeof path, "%s/class.json", o->out);
-    if (report_save(cls, path, err, cap) != 0)
-        bad = true;
-    json_decref(cls);
-    free(totals);
-    free(lost);
-    if (bad && !err[0])
-        wire_errf(err, cap, "cannot write %s/gradebook.csv", o->out);
-    return bad ? -1 : 0;
+    for (size_t i = 0; docs && i < k; i++)
+        json_decref(docs[i]);
+    free(docs);
+    free(names);
+    return rc;
 }
 
 static void usage(FILE *out)
@@ -829,7 +754,7 @@ int grade_main(int argc, char **argv)
     size_t graded = 0;
     for (size_t i = 0; i < n; i++)
         graded += subs[i].done;
-    if (write_class(&o, &rb, subs, graded, err, sizeof err) != 0)
+    if (write_class(&o, subs, graded, err, sizeof err) != 0)
         fprintf(stderr, "rtsp-harness grade: %s\n", err);
     /* The gradebook on the terminal; 0 only when every submission got full marks. */
     bool all_full = graded == n;

@@ -56,6 +56,19 @@ static int add_input(json_t *out, const json_t *in, const char *input, json_t *u
     } else if (json_array_append_new(merged_from, json_deep_copy(run)) != 0)
         return -1;
 
+    /* Grades (`rtsp-harness grade`): one per submission report, or a class's own list. */
+    json_t *grades = json_object_get(out, "grades");
+    const json_t *g1 = json_object_get(in, "grade"), *gl = json_object_get(in, "grades");
+    if (json_is_object(g1) && json_array_append_new(grades, json_deep_copy(g1)) != 0)
+        return -1;
+    size_t gi;
+    json_t *gv;
+    json_array_foreach(gl, gi, gv)
+    {
+        if (json_is_object(gv) && json_array_append_new(grades, json_deep_copy(gv)) != 0)
+            return -1;
+    }
+
     const json_t *in_notes = json_object_get(in, "merge_notes");
     size_t i;
     json_t *s;
@@ -131,7 +144,8 @@ json_t *report_merge(json_t *const *reports, const char *const *names, size_t n,
                                                   : report_str(json_object_get(reports[0], "run"), "name",
                                                                "merged"))) == 0 &&
               json_object_set(out, "run", run) == 0 && json_object_set_new(out, "merged_from", json_array()) == 0 &&
-              json_object_set_new(out, "scenarios", json_array()) == 0;
+              json_object_set_new(out, "scenarios", json_array()) == 0 &&
+              json_object_set_new(out, "grades", json_array()) == 0;
     for (size_t i = 0; ok && i < n; i++) {
         snprintf(label, sizeof label, "input %zu", i + 1);
         ok = add_input(out, reports[i], names && names[i] ? names[i] : label, used, notes, &c) == 0;
@@ -143,6 +157,8 @@ json_t *report_merge(json_t *const *reports, const char *const *names, size_t n,
                                        (json_int_t)c.failed, "errors", (json_int_t)c.errors, "interrupted",
                                        c.interrupted)) == 0 &&
          (json_array_size(notes) == 0 || json_object_set(out, "merge_notes", notes) == 0);
+    if (ok && json_array_size(json_object_get(out, "grades")) == 0)
+        json_object_del(out, "grades");
     json_decref(run);
     json_decref(used);
     json_decref(notes);

@@ -119,6 +119,15 @@ int report_compare(FILE *out, const json_t *base, const char *base_name, const j
 json_t *report_merge(json_t *const *reports, const char *const *names, size_t n, const char *merged_name,
                      char *err, size_t cap);
 
+/* ---- gradebook.c ---- */
+
+/* dir/gradebook.csv (a row per grade, in submission order; a column per
+ * rubric item; total, max, bonus) and dir/class.json (distribution, most
+ * common failures, every total) from an array of grades (the `grade` of
+ * `rtsp-harness grade`'s reports; docs/grading.md). folder names the
+ * class in class.json; may be NULL. */
+int report_gradebook_write(const json_t *grades, const char *dir, const char *folder, char *err, size_t cap);
+
 /* ---- writing a run's files (report_cmd.c) ---- */
 
 /* Write dir/report.json, dir/junit.xml and dir/index.html from report.

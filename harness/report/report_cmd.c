@@ -191,7 +191,9 @@ int report_main(int argc, char **argv)
             if (mkdir(outdir, 0755) != 0 && errno != EEXIST) {
                 fprintf(stderr, "rtsp-harness report merge: cannot create %s: %s\n", outdir, strerror(errno));
                 rc = 2;
-            } else if (report_write_all(merged, outdir, err, sizeof err) != 0) {
+            } else if (report_write_all(merged, outdir, err, sizeof err) != 0 ||
+                       (json_object_get(merged, "grades") &&
+                        report_gradebook_write(json_object_get(merged, "grades"), outdir, NULL, err, sizeof err) != 0)) {
                 fprintf(stderr, "rtsp-harness report merge: %s\n", err);
                 rc = 2;
             } else {
@@ -199,6 +201,9 @@ int report_main(int argc, char **argv)
                     report_text(stdout, merged, &(struct report_text_opts){.color = want_color(color, stdout)});
                 printf("merged %d report%s into %s/report.json, %s/junit.xml, %s/index.html\n", nargs,
                        nargs == 1 ? "" : "s", outdir, outdir, outdir);
+                if (json_object_get(merged, "grades"))
+                    printf("grades of %zu submissions: %s/gradebook.csv, %s/class.json\n",
+                           json_array_size(json_object_get(merged, "grades")), outdir, outdir);
             }
             json_decref(merged);
         }

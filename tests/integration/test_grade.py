@@ -210,3 +210,37 @@ def test_bad_input_is_a_clear_error(run_harness, tmp_path):
     assert proc.returncode == 2 and f"{rubric}:3:8: unknown condition" in proc.stderr
     proc = run_harness("grade", tmp_path / "cls", "--out", tmp_path / "o", "--shard", "3/2")
     assert proc.returncode == 2 and "--shard" in proc.stderr
+
+
+def test_slices_graded_through_gnu_parallel_merge_into_the_unsharded_gradebook(harness_bin, graded, tmp_path):
+    """`grade --shard K/N` on each of two slices, run side by side by GNU
+    parallel, then `report merge`: the gradebook equals the one graded in
+    one piece (the class run above), row for row."""
+    _, whole, _ = graded
+    subset = ["correct", "cseq-not-echoed", "wrong-pt", "no-describe"]
+    cls = tmp_path / "cls"
+    cls.mkdir()
+    for name in subset:
+        shutil.copytree(SUBMISSIONS / name, cls / name, symlinks=False)
+    slices = tmp_path / "slices"
+    proc = subprocess.run(
+        ["parallel", "--halt", "never", harness_bin, "grade", str(cls), "--out", f"{slices}/{{}}", "--shard",
+         "{}/2", "--jobs", "2", "-q", ":::", "1", "2"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT)
+    for k in ("1", "2"):
+        assert (slices / k / "report.json").exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
+        # Each slice holds its own half: names in order, every second one.
+        assert set(gradebook(slices / k)) == set(sorted(subset)[int(k) - 1::2])
+    merged = tmp_path / "merged"
+    proc = subprocess.run([harness_bin, "report", "merge", "--out", str(merged), str(slices / "1"),
+                           str(slices / "2")], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "grades of 4 submissions" in proc.stdout
+    book = gradebook(merged)
+    want = {name: gradebook(whole)[name] for name in subset}
+    assert book == want
+    report = json.loads((merged / "report.json").read_text())
+    assert not schema_errors(report), schema_errors(report)[:3]
+    assert {s["run"] for s in report["scenarios"]} == set(subset)
+    cls_json = json.loads((merged / "class.json").read_text())
+    assert cls_json["submissions"] == 4
