@@ -975,6 +975,34 @@ def test_timestamp_clock_needs_two_seconds(analyze):
     analyze(ac.rfc_case(frames=30, ts_step=50)).nothing()  # 1.5 s: too short to judge
 
 
+@triggers("rtp.timestamp.advance")
+def test_timestamp_frozen_in_a_lab_stream(analyze):
+    case = ac.lab_case()
+    for p in case.rtp:
+        p.ts = 1700000000
+    rep = analyze(case)
+    # The first PLAY's 3 s are judged; the second's 1 s (a new source port) is too short.
+    rep.expect("rtp.timestamp.advance", case.frame(case.rtp[0]), "stays 1700000000", severity="warn",
+               frame_end=case.frame(case.rtp[59]))
+    assert len(rep.of("rtp.timestamp.advance")) == 1
+
+
+@triggers("rtp.timestamp.advance")
+def test_timestamp_going_back(analyze):
+    case = ac.lab_case()
+    back = case.rtp[30]
+    back.ts = case.rtp[29].ts - 1000
+    rep = analyze(case)
+    rep.expect("rtp.timestamp.advance", case.frame(back), f"went back from {case.rtp[29].ts} to {back.ts}",
+               severity="warn")
+
+
+@clean("rtp.timestamp.advance")
+def test_timestamp_advance_on_the_lab_clock_and_the_media_clock(analyze):
+    assert not analyze(ac.lab_case()).of("rtp.timestamp.advance")
+    assert not analyze(ac.rfc_case()).of("rtp.timestamp.advance")
+
+
 @triggers("rtp.timestamp.frame")
 def test_timestamp_changes_within_frame(analyze):
     case = ac.rfc_case()
