@@ -30,7 +30,7 @@ DEB_PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 NETEM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
 
 PYTHON := /usr/bin/python3
-FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_SECONDS ?= 600
 
 .PHONY: all deps build build-asan build-fuzz test unit-test integration-test \
