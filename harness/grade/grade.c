@@ -506,9 +506,9 @@ static int write_class(const struct grade_opts *o, const struct submission *subs
     size_t k = 0;
     int rc = 0;
     for (size_t i = 0; docs && names && i < n; i++) {
-        char path[PATH_MAX], lerr[512];
-        if (pjoin(path, sizeof path, o->out, "/") != 0 || pjoin(path, sizeof path, path, subs[i].name) != 0 ||
-            pjoin(path, sizeof path, path, "/report.json") != 0)
+        char dir[PATH_MAX], sub[PATH_MAX], path[PATH_MAX], lerr[512];
+        if (pjoin(dir, sizeof dir, o->out, "/") != 0 || pjoin(sub, sizeof sub, dir, subs[i].name) != 0 ||
+            pjoin(path, sizeof path, sub, "/report.json") != 0)
             continue;
         json_t *d = report_load(path, lerr, sizeof lerr);
         if (!d)
