@@ -12,102 +12,19 @@
 #include <turbojpeg.h>
 
 #include "check.h"
-#include "fixture/pattern.h"
-#include "rtp.h"
-#include "rtpjpeg.h"
-#include "analyze/rtpstream.h"
+#include "rtpstream_sim.h"
 #include "analyze/series.h"
 
-#define MS 1000000LL /* nanoseconds */
-#define T0 (1700000000LL * 1000000000LL) /* capture clock origin of every test */
-#define SSRC 0x1234abcdu
-#define WHERE "10.0.0.1:20000 -> 10.0.0.2:5000 ssrc 0x1234abcd"
 #define MAX_PAYLOAD 1400
-#define MAX_PACKETS 64
 #define TS_STEP 4500u /* 20 fps at 90 kHz */
 #define FRAME_NS (50 * MS)
-
-/* One test-pattern frame: the JPEG and its RFC 2435 payloads. */
-struct tframe {
-    uint8_t *jpeg;               /* whole JPEG (lab payload) */
-    size_t len;                  /* its length */
-    size_t n;                    /* RFC 2435 payloads */
-    uint8_t *pl[MAX_PACKETS];    /* payloads */
-    size_t pl_len[MAX_PACKETS];  /* their lengths */
-};
 
 static struct pattern_encoder enc;      /* 384x288: several packets a frame */
 static struct pattern_encoder enc_tiny; /* 16x16: one packet a frame */
 
-static void frame_make(struct pattern_encoder *e, uint32_t number, struct tframe *fr)
-{
-    memset(fr, 0, sizeof *fr);
-    char msg[256] = "";
-    if (pattern_encode(e, number, &fr->jpeg, &fr->len, msg, sizeof msg) != 0) {
-        fprintf(stderr, "pattern_encode: %s\n", msg);
-        CHECK(!"pattern_encode failed");
-        return;
-    }
-    struct rtpjpeg_packetizer p;
-    struct rtpjpeg_options o = {.max_payload = MAX_PAYLOAD, .q = 0};
-    struct wire_error err;
-    CHECK_EQ_INT(rtpjpeg_packetizer_init(&p, fr->jpeg, fr->len, &o, &err), 0);
-    uint8_t out[2048];
-    size_t olen;
-    bool last;
-    while (fr->n < MAX_PACKETS && rtpjpeg_packetizer_next(&p, out, sizeof out, &olen, &last, &err) == 1) {
-        fr->pl[fr->n] = malloc(olen);
-        memcpy(fr->pl[fr->n], out, olen);
-        fr->pl_len[fr->n++] = olen;
-    }
-    CHECK(fr->n >= 1);
-}
-
-static void frame_free(struct tframe *fr)
-{
-    free(fr->jpeg);
-    for (size_t i = 0; i < fr->n; i++)
-        free(fr->pl[i]);
-    memset(fr, 0, sizeof *fr);
-}
-
-/* A stream under test with its findings and a pcap frame counter. */
-struct sim {
-    struct rtp_stream *s; /* the stream */
-    struct findings f;    /* its findings */
-    uint64_t frame;       /* pcap frame number of the last packet sent */
-};
-
-static void sim_open(struct sim *x, const struct rtp_stream_opts *o)
-{
-    x->s = rtp_stream_new(o, WHERE);
-    CHECK(x->s != NULL);
-    findings_init(&x->f);
-    x->frame = 0;
-}
-
-static void sim_close(struct sim *x)
-{
-    rtp_stream_free(x->s);
-    findings_free(&x->f);
-}
-
 static const struct rtp_series *S(const struct sim *x)
 {
     return rtp_stream_series(x->s);
-}
-
-static uint8_t pkt_buf[70000];
-
-static void send_pkt(struct sim *x, uint16_t seq, uint32_t ts, bool marker, uint8_t pt,
-                     const uint8_t *payload, size_t len, int64_t t_ns)
-{
-    struct rtp_header h = {.version = 2, .marker = marker, .payload_type = pt, .seq = seq,
-                           .timestamp = ts, .ssrc = SSRC};
-    int n = rtp_build(&h, payload, len, pkt_buf, sizeof pkt_buf, NULL);
-    CHECK(n > 0);
-    if (n > 0)
-        rtp_stream_packet(x->s, pkt_buf, (size_t)n, T0 + t_ns, ++x->frame, &x->f);
 }
 
 /* Every payload of fr, 1 ms apart, the last (marker) one at t_ns.
@@ -178,7 +95,7 @@ static void test_clean_stream_frames_and_first_last_thumbnails(void)
 {
     struct tframe fr[100];
     for (uint32_t i = 0; i < 100; i++)
-        frame_make(&enc, i + 1, &fr[i]);
+        frame_make(&enc, i + 1, MAX_PAYLOAD, &fr[i]);
     struct rtp_stream_opts o = rfc_opts();
     struct sim x;
     sim_open(&x, &o);
@@ -243,7 +160,7 @@ static void test_running_jitter_per_frame(void)
      * J is 0 up to frame 9, then 5/16, then (15 J + 5) / 16 (frame 11 is
      * 5 ms early against frame 10), then decays by 15/16 a frame. */
     struct tframe fr;
-    frame_make(&enc_tiny, 1, &fr);
+    frame_make(&enc_tiny, 1, MAX_PAYLOAD, &fr);
     CHECK_EQ_INT(fr.n, 1);
     struct rtp_stream_opts o = rfc_opts();
     struct sim x;
@@ -296,8 +213,8 @@ static void run_with_dropped(struct sim *x, bool lab, const uint32_t *drop, size
 static void test_lost_frame_gap_and_loss_thumbnails(void)
 {
     struct tframe fr[2];
-    frame_make(&enc, 7, &fr[0]);
-    frame_make(&enc, 8, &fr[1]);
+    frame_make(&enc, 7, MAX_PAYLOAD, &fr[0]);
+    frame_make(&enc, 8, MAX_PAYLOAD, &fr[1]);
     CHECK(fr[0].n >= 3);
     for (int lab = 0; lab < 2; lab++) {
         struct rtp_stream_opts o = lab ? lab_opts() : rfc_opts();
@@ -340,7 +257,7 @@ static void test_lost_frame_gap_and_loss_thumbnails(void)
 static void test_reordering_is_not_a_gap(void)
 {
     struct tframe fr;
-    frame_make(&enc, 3, &fr);
+    frame_make(&enc, 3, MAX_PAYLOAD, &fr);
     CHECK(fr.n >= 3);
     /* RFC 2435: two fragments of frame 20 swapped. */
     struct rtp_stream_opts o = rfc_opts();
@@ -416,8 +333,8 @@ static void test_late_packet_splits_and_shrinks_gaps(void)
 static void test_sequence_wrap_with_loss_at_the_wrap(void)
 {
     struct tframe fr[2];
-    frame_make(&enc_tiny, 1, &fr[0]);
-    frame_make(&enc_tiny, 2, &fr[1]);
+    frame_make(&enc_tiny, 1, MAX_PAYLOAD, &fr[0]);
+    frame_make(&enc_tiny, 2, MAX_PAYLOAD, &fr[1]);
     CHECK_EQ_INT(fr[0].n, 1);
     struct rtp_stream_opts o = rfc_opts();
     struct sim x;
@@ -460,8 +377,8 @@ static void test_sequence_wrap_with_loss_at_the_wrap(void)
 static void test_corrupt_frame(void)
 {
     struct tframe good, bad;
-    frame_make(&enc, 5, &good);
-    frame_make(&enc, 6, &bad);
+    frame_make(&enc, 5, MAX_PAYLOAD, &good);
+    frame_make(&enc, 6, MAX_PAYLOAD, &bad);
     CHECK(bad.n >= 3);
     /* Scan data turned into restart markers: rebuilt, but it does not decode. */
     for (size_t k = 1; k + 1 < bad.n; k++)
@@ -521,8 +438,8 @@ static void test_corrupt_frame(void)
 static void test_thumbnail_cap_with_many_losses(void)
 {
     struct tframe fr[2];
-    frame_make(&enc_tiny, 1, &fr[0]);
-    frame_make(&enc_tiny, 2, &fr[1]);
+    frame_make(&enc_tiny, 1, MAX_PAYLOAD, &fr[0]);
+    frame_make(&enc_tiny, 2, MAX_PAYLOAD, &fr[1]);
     uint32_t drop[50];
     for (uint32_t k = 0; k < 50; k++)
         drop[k] = 10 + 10 * k;
@@ -556,7 +473,7 @@ static void test_thumbnail_cap_with_many_losses(void)
 static void test_frame_cap(void)
 {
     struct tframe fr;
-    frame_make(&enc_tiny, 1, &fr);
+    frame_make(&enc_tiny, 1, MAX_PAYLOAD, &fr);
     struct rtp_stream_opts o = rfc_opts();
     struct sim x;
     sim_open(&x, &o);
@@ -577,8 +494,8 @@ static void test_frame_cap(void)
 static void test_series_off_records_nothing_and_changes_nothing(void)
 {
     struct tframe fr[2];
-    frame_make(&enc, 11, &fr[0]);
-    frame_make(&enc, 12, &fr[1]);
+    frame_make(&enc, 11, MAX_PAYLOAD, &fr[0]);
+    frame_make(&enc, 12, MAX_PAYLOAD, &fr[1]);
     static const uint32_t drop[] = {5, 17};
     struct rtp_stream_metrics m[2];
     size_t mem[2];
