@@ -1557,7 +1557,7 @@ static void grade_section(FILE *out, const json_t *report)
     fputs("</table></div></section>", out);
 }
 
-static void page(FILE *out, const json_t *report)
+static int page(FILE *out, const json_t *report)
 {
     json_t *run = json_object_get(report, "run");
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -1591,28 +1591,10 @@ static void page(FILE *out, const json_t *report)
           "<button type=\"button\" data-a=\"close\">Collapse all</button></div>",
           out);
     fprintf(out, "<script>%s</script></body></html>\n", page_script);
+    return 0;
 }
 
 int report_html_write(const json_t *report, const char *path, char *err, size_t cap)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return wire_errf(err, cap, "%s: path too long", path);
-    FILE *out = fopen(tmp, "w");
-    if (!out)
-        return wire_errf(err, cap, "cannot write %s: %s", path, strerror(errno));
-    page(out, report);
-    bool bad = ferror(out) != 0;
-    int e = errno;
-    if (fclose(out) != 0 && !bad) {
-        bad = true;
-        e = errno;
-    }
-    if (bad || rename(tmp, path) != 0) {
-        if (!bad)
-            e = errno;
-        unlink(tmp);
-        return wire_errf(err, cap, "cannot write %s: %s", path, strerror(e ? e : EIO));
-    }
-    return 0;
+    return report_write_atomic(path, page, report, err, cap);
 }

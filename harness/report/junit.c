@@ -413,7 +413,7 @@ static void put_suite(FILE *out, const json_t *report, const json_t *sc, size_t 
     fputs("  </testsuite>\n", out);
 }
 
-static void put_document(FILE *out, const json_t *report)
+static int put_document(FILE *out, const json_t *report)
 {
     const json_t *scenarios = json_object_get(report, "scenarios");
     struct counts total = {0, 0, 0, 0, 0};
@@ -440,27 +440,10 @@ static void put_document(FILE *out, const json_t *report)
     fputs(">\n", out);
     json_array_foreach(scenarios, i, sc) put_suite(out, report, sc, i);
     fputs("</testsuites>\n", out);
+    return 0;
 }
 
 int report_junit_write(const json_t *report, const char *path, char *err, size_t cap)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return wire_errf(err, cap, "%s: path too long", path);
-    FILE *out = fopen(tmp, "w");
-    if (!out)
-        return wire_errf(err, cap, "cannot write %s: %s", path, strerror(errno));
-    put_document(out, report);
-    int bad = ferror(out);
-    if (fclose(out) != 0 || bad) {
-        int e = errno;
-        unlink(tmp);
-        return wire_errf(err, cap, "cannot write %s: %s", path, strerror(e ? e : EIO));
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return wire_errf(err, cap, "cannot write %s: %s", path, strerror(e));
-    }
-    return 0;
+    return report_write_atomic(path, put_document, report, err, cap);
 }

@@ -25,6 +25,12 @@ json_t *report_load(const char *path, char *err, size_t cap);
 /* The same checks on a document already in memory; name is used in err. */
 int report_check_shape(const json_t *doc, const char *name, char *err, size_t cap);
 
+/* Write path atomically: write(out, doc) (0, or -1 when it failed) into a
+ * temporary file beside it, renamed over path when everything was
+ * written. 0, or -1 with err. */
+int report_write_atomic(const char *path, int (*write)(FILE *out, const json_t *doc), const json_t *doc,
+                        char *err, size_t cap);
+
 /* Write JSON the way run does (2-space indent, sorted keys), atomically
  * (a temporary file renamed over path). */
 int report_save(const json_t *doc, const char *path, char *err, size_t cap);
@@ -72,6 +78,11 @@ struct report_text_opts {
  * jitter, time; the baseline's figures beside them when present), the
  * failures with file:line, check id and pcap frame, and a closing line. */
 void report_text(FILE *out, const json_t *report, const struct report_text_opts *o);
+
+/* One scenario's failures and errors, a line each, as report_text lists
+ * them ("  FILE:LINE: CHECK: MESSAGE [PCAP frame N]"); `run` prints them as
+ * each scenario ends. */
+void report_text_failures(FILE *out, const json_t *scenario, bool color);
 
 /* ---- junit.c ---- */
 

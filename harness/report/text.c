@@ -208,26 +208,21 @@ static void put_error(FILE *out, const char *file, const char *what, const char 
     fputc('\n', out);
 }
 
-static void put_failures(FILE *out, const json_t *scenarios, bool color)
+void report_text_failures(FILE *out, const json_t *sc, bool color)
 {
-    size_t i;
-    const json_t *sc;
-    json_array_foreach(scenarios, i, sc)
+    const char *file = report_str(sc, "file", report_str(sc, "name", "?"));
+    size_t k;
+    const json_t *f;
+    json_array_foreach(json_object_get(sc, "failures"), k, f)
     {
-        const char *file = report_str(sc, "file", report_str(sc, "name", "?"));
-        size_t k;
-        const json_t *f;
-        json_array_foreach(json_object_get(sc, "failures"), k, f)
-        {
-            if (json_is_object(f))
-                put_failure(out, report_str(sc, "run", NULL), file, f, color);
-        }
-        const char *e = report_str(sc, "error", NULL), *ae = report_str(sc, "analysis_error", NULL);
-        if (e)
-            put_error(out, file, "error", e);
-        if (ae)
-            put_error(out, file, "analysis error", ae);
+        if (json_is_object(f))
+            put_failure(out, report_str(sc, "run", NULL), file, f, color);
     }
+    const char *e = report_str(sc, "error", NULL), *ae = report_str(sc, "analysis_error", NULL);
+    if (e)
+        put_error(out, file, "error", e);
+    if (ae)
+        put_error(out, file, "analysis error", ae);
 }
 
 void report_text(FILE *out, const json_t *report, const struct report_text_opts *o)
@@ -238,7 +233,9 @@ void report_text(FILE *out, const json_t *report, const struct report_text_opts 
     const json_t *scenarios = json_object_get(report, "scenarios");
     if (!o->quiet)
         put_table(out, scenarios, o->color);
-    put_failures(out, scenarios, o->color);
+    size_t si;
+    const json_t *scn;
+    json_array_foreach(scenarios, si, scn) report_text_failures(out, scn, o->color);
     /* The summary's counts; counted from the verdicts when it lacks them. */
     long long passed = 0, failed = 0, errors = 0;
     size_t i;

@@ -66,22 +66,39 @@ json_t *report_load(const char *path, char *err, size_t cap)
     return doc;
 }
 
-int report_save(const json_t *doc, const char *path, char *err, size_t cap)
+int report_write_atomic(const char *path, int (*write)(FILE *out, const json_t *doc), const json_t *doc,
+                        char *err, size_t cap)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid()) >= (int)sizeof tmp)
         return wire_errf(err, cap, "%s: path too long", path);
-    if (json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
-        int e = errno;
+    FILE *out = fopen(tmp, "w");
+    if (!out)
+        return wire_errf(err, cap, "cannot write %s: %s", path, strerror(errno));
+    errno = 0;
+    bool bad = write(out, doc) != 0 || ferror(out) != 0;
+    int e = errno;
+    if (fclose(out) != 0 && !bad) {
+        bad = true;
+        e = errno;
+    }
+    if (bad || rename(tmp, path) != 0) {
+        if (!bad)
+            e = errno;
         unlink(tmp);
         return wire_errf(err, cap, "cannot write %s: %s", path, strerror(e ? e : EIO));
     }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return wire_errf(err, cap, "cannot write %s: %s", path, strerror(e));
-    }
     return 0;
+}
+
+static int write_json(FILE *out, const json_t *doc)
+{
+    return json_dumpf(doc, out, JSON_INDENT(2) | JSON_SORT_KEYS);
+}
+
+int report_save(const json_t *doc, const char *path, char *err, size_t cap)
+{
+    return report_write_atomic(path, write_json, doc, err, cap);
 }
 
 const char *report_str(const json_t *obj, const char *key, const char *dflt)
