@@ -356,24 +356,11 @@ int rubric_parse(const char *text, size_t len, const char *path, struct rubric *
 
 int rubric_load(const char *path, struct rubric *r, char *err, size_t cap)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return wire_errf(err, cap, "%s: %s", path, strerror(errno));
-    char *buf = malloc(RUBRIC_MAX_FILE + 1);
-    if (!buf) {
-        fclose(f);
-        return wire_errf(err, cap, "%s: out of memory", path);
-    }
-    size_t n = fread(buf, 1, RUBRIC_MAX_FILE + 1, f);
-    bool failed = ferror(f);
-    fclose(f);
-    int rc;
-    if (failed)
-        rc = wire_errf(err, cap, "%s: read error", path);
-    else if (n > RUBRIC_MAX_FILE)
-        rc = wire_errf(err, cap, "%s: larger than %u bytes", path, RUBRIC_MAX_FILE);
-    else
-        rc = rubric_parse(buf, n, path, r, err, cap);
+    char *buf;
+    size_t n;
+    if (wire_read_file(path, RUBRIC_MAX_FILE, &buf, &n, err, cap) != 0)
+        return -1;
+    int rc = rubric_parse(buf, n, path, r, err, cap);
     free(buf);
     return rc;
 }

@@ -7,6 +7,7 @@
  * found. As root, in a mount namespace of our own, the copy is bound onto
  * a fresh tmpfs that nobody can reach; bwrap binds it from there. */
 #include "sandbox.h"
+#include "wire.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -758,12 +759,6 @@ int sandbox_exec(const struct sandbox_opts *o, char *const argv[], char *err, si
     return -1;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int sandbox_run(const struct sandbox_opts *o, char *const argv[], unsigned timeout_ms, char *out,
                 size_t cap_out, bool *timed_out, char *err, size_t cap)
@@ -804,9 +799,9 @@ int sandbox_run(const struct sandbox_opts *o, char *const argv[], unsigned timeo
     close(pipefd[1]);
     close(errfd[1]);
     size_t used = 0;
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = wire_mono_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - wire_mono_ms();
         if (left <= 0) {
             *timed_out = true;
             kill(pid, SIGKILL);

@@ -6,6 +6,7 @@
  * run: the harness is multithreaded (capture and forwarder threads), so the
  * child must not touch locks another thread might hold. */
 #include "sut.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -240,12 +241,6 @@ pid_t sut_pid(const struct sut *s)
     return s->reaper;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void sut_stop(struct sut *s, unsigned grace_ms, struct sut_exit *ex)
 {
@@ -253,8 +248,8 @@ void sut_stop(struct sut *s, unsigned grace_ms, struct sut_exit *ex)
         return;
     if (!sut_poll(s, NULL)) {
         kill(s->reaper, SIGTERM);
-        int64_t deadline = mono_ms() + grace_ms;
-        while (!sut_poll(s, NULL) && mono_ms() < deadline) {
+        int64_t deadline = wire_mono_ms() + grace_ms;
+        while (!sut_poll(s, NULL) && wire_mono_ms() < deadline) {
             struct timespec nap = {0, 10 * 1000000};
             nanosleep(&nap, NULL);
         }

@@ -406,37 +406,10 @@ out:
 
 static int parse_file(const char *path, struct dialect **out, char *err, size_t cap)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, cap, "%s: %s", path, strerror(errno));
+    char *buf;
+    size_t n;
+    if (wire_read_file(path, DIALECT_MAX_FILE_BYTES, &buf, &n, err, cap) != 0)
         return -1;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, cap, "%s: not a regular file", path);
-        fclose(f);
-        return -1;
-    }
-    if ((uint64_t)st.st_size > DIALECT_MAX_FILE_BYTES) {
-        snprintf(err, cap, "%s:1:1: larger than %d bytes", path, DIALECT_MAX_FILE_BYTES);
-        fclose(f);
-        return -1;
-    }
-    size_t n = (size_t)st.st_size;
-    char *buf = malloc(n ? n : 1);
-    if (!buf) {
-        snprintf(err, cap, "%s: out of memory", path);
-        fclose(f);
-        return -1;
-    }
-    size_t got = fread(buf, 1, n, f);
-    int read_err = ferror(f);
-    fclose(f);
-    if (got != n || read_err) {
-        snprintf(err, cap, "%s: read error", path);
-        free(buf);
-        return -1;
-    }
     int rc = dialect_parse_buffer(path, buf, n, out, err, cap);
     free(buf);
     return rc;

@@ -36,6 +36,7 @@
 #include "rtsp.h"
 #include "rtsp_hdr.h"
 #include "sdp.h"
+#include "wire.h"
 
 #define LAB_IDLE_MS      300          /* a lab message ends when its peer is quiet this long */
 #define SUT_POLL_MS      100          /* how often hooks->sut_gone is asked */
@@ -52,12 +53,6 @@
 
 /* ---------- time ---------- */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t mono_us(void)
 {
@@ -456,7 +451,7 @@ static void conn_reset_for_open(struct conn *c, int fd)
     c->out_sent = 0;
     c->eof_why[0] = '\0';
     c->local[0] = c->remote[0] = '\0';
-    c->last_rx_ms = mono_ms();
+    c->last_rx_ms = wire_mono_ms();
     c->cur_exchange = -1;
     c->have_client_cseq = false;
     int one = 1;
@@ -626,7 +621,7 @@ static void conn_read(struct engine *e, struct conn *c)
         ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
         if (n > 0) {
             c->in_len += (size_t)n;
-            c->last_rx_ms = mono_ms();
+            c->last_rx_ms = wire_mono_ms();
             conn_process(e, c, false);
             continue;
         }
@@ -838,7 +833,7 @@ static void stream_tick(struct engine *e, struct conn *c)
 static void fire_events(struct engine *e)
 {
     const struct scenario *sc = e->sc;
-    int64_t t = mono_ms() - e->start_ms;
+    int64_t t = wire_mono_ms() - e->start_ms;
     while (e->next_event < sc->n_events && sc->events[e->next_event].at_ms <= t) {
         const struct scenario_event *ev = &sc->events[e->next_event++];
         e->r->events_fired++;
@@ -856,7 +851,7 @@ static void check_sut(struct engine *e, bool force)
 {
     if (e->sut_dead || !e->h || !e->h->sut_gone)
         return;
-    int64_t now = mono_ms();
+    int64_t now = wire_mono_ms();
     if (!force && now < e->next_sut_check_ms)
         return;
     e->next_sut_check_ms = now + SUT_POLL_MS;
@@ -876,7 +871,7 @@ static void service(struct engine *e, int64_t deadline_ms)
         int what;       /* 0 RTSP, 1 RTP, 2 RTCP, 3 listen */
     } who[3 * SCENARIO_MAX_CONNS + 1];
     nfds_t n = 0;
-    int64_t now = mono_ms();
+    int64_t now = wire_mono_ms();
     int64_t wake = deadline_ms;
     for (unsigned i = 0; i < e->n_conns; i++) {
         struct conn *c = &e->conns[i];
@@ -951,7 +946,7 @@ static void service(struct engine *e, int64_t deadline_ms)
             }
         }
     }
-    now = mono_ms();
+    now = wire_mono_ms();
     for (unsigned i = 0; i < e->n_conns; i++) {
         struct conn *c = &e->conns[i];
         if (c->fd >= 0 && c->idle_parse && c->q_len < MSGQ && now - c->last_rx_ms >= LAB_IDLE_MS)
@@ -969,7 +964,7 @@ static void service(struct engine *e, int64_t deadline_ms)
 /* Service until the deadline passes (a `wait`). */
 static void service_until(struct engine *e, int64_t deadline_ms)
 {
-    while (mono_ms() < deadline_ms)
+    while (wire_mono_ms() < deadline_ms)
         service(e, deadline_ms);
 }
 
@@ -1233,10 +1228,10 @@ static int wait_for(struct engine *e, int64_t deadline_ms, bool (*pred)(struct e
         if (pred(e, arg))
             return 1;
         if (e->sut_dead) {
-            service(e, mono_ms()); /* whatever it wrote before dying */
+            service(e, wire_mono_ms()); /* whatever it wrote before dying */
             return pred(e, arg) ? 1 : -1;
         }
-        if (mono_ms() >= deadline_ms)
+        if (wire_mono_ms() >= deadline_ms)
             return 0;
         service(e, deadline_ms);
     }
@@ -1244,7 +1239,7 @@ static int wait_for(struct engine *e, int64_t deadline_ms, bool (*pred)(struct e
 
 static int64_t step_deadline(const struct engine *e, const struct scenario_step *st)
 {
-    return mono_ms() + (st->timeout_ms > 0 ? st->timeout_ms : e->sc->timeout_ms);
+    return wire_mono_ms() + (st->timeout_ms > 0 ? st->timeout_ms : e->sc->timeout_ms);
 }
 
 static int64_t step_timeout(const struct engine *e, const struct scenario_step *st)
@@ -1282,7 +1277,7 @@ static int do_connect(struct engine *e, const struct scenario_step *st, const ch
             /* wait for the handshake while the loop keeps running */
             for (;;) {
                 struct pollfd p = {.fd = fd, .events = POLLOUT};
-                int64_t now = mono_ms();
+                int64_t now = wire_mono_ms();
                 if (now >= deadline) {
                     err = ETIMEDOUT;
                     break;
@@ -1293,7 +1288,7 @@ static int do_connect(struct engine *e, const struct scenario_step *st, const ch
                     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
                     break;
                 }
-                service(e, mono_ms());
+                service(e, wire_mono_ms());
             }
         }
         if (err == 0) {
@@ -1308,9 +1303,9 @@ static int do_connect(struct engine *e, const struct scenario_step *st, const ch
             sut_exited(e, st, "connecting");
             return -1;
         }
-        if ((err != ECONNREFUSED && err != ECONNRESET) || mono_ms() + CONNECT_RETRY_MS >= deadline)
+        if ((err != ECONNREFUSED && err != ECONNRESET) || wire_mono_ms() + CONNECT_RETRY_MS >= deadline)
             break;
-        service_until(e, mono_ms() + CONNECT_RETRY_MS);
+        service_until(e, wire_mono_ms() + CONNECT_RETRY_MS);
     }
     char where[64];
     addr_text(&e->target, where, sizeof where);
@@ -1693,7 +1688,7 @@ static int write_bytes(struct engine *e, struct conn *c, const struct scenario_s
     for (size_t off = 0; off < len; off += seg) {
         size_t n = len - off < seg ? len - off : seg;
         if (off > 0)
-            service_until(e, mono_ms() + st->send.split_gap_ms);
+            service_until(e, wire_mono_ms() + st->send.split_gap_ms);
         if (c->fd < 0 || c->eof) {
             FAIL(e, "scenario.closed", st->line, st->column, -1, "cannot send: %s",
                  c->eof_why[0] ? c->eof_why : "the connection is closed");
@@ -2890,9 +2885,9 @@ static void step_expect_cpu(struct engine *e, const struct scenario_step *st)
              "the CPU use of the system under test cannot be measured here (--target?)");
         return;
     }
-    int64_t t0 = mono_ms();
+    int64_t t0 = wire_mono_ms();
     service_until(e, t0 + st->duration_ms);
-    int64_t elapsed = mono_ms() - t0;
+    int64_t elapsed = wire_mono_ms() - t0;
     if (e->h->sut_cpu_ns(e->h->ctx, &after) != 0) {
         FAIL(e, "scenario.cpu", st->line, st->column, -1, "the system under test ended while its CPU was measured");
         return;
@@ -2914,8 +2909,8 @@ static void step_expect_silence(struct engine *e, const struct scenario_step *st
         return;
     }
     uint64_t before = c->messages_in;
-    int64_t end = mono_ms() + st->duration_ms;
-    while (mono_ms() < end && c->messages_in == before && !c->eof && !rtsp_bytes_pending(c)) {
+    int64_t end = wire_mono_ms() + st->duration_ms;
+    while (wire_mono_ms() < end && c->messages_in == before && !c->eof && !rtsp_bytes_pending(c)) {
         if (e->sut_dead) {
             sut_exited(e, st, "expecting silence");
             return;
@@ -2965,7 +2960,7 @@ static void step_rtp_for(struct engine *e, const struct scenario_step *st)
 {
     const struct scenario_rtp_expect *rx = st->rtp;
     struct conn *c = current(e);
-    int64_t start = mono_ms() + rx->after_ms;
+    int64_t start = wire_mono_ms() + rx->after_ms;
     service_until(e, start);
     struct replay_result *r = e->r;
     struct replay_rtp_window *w = grow(r->windows, &e->win_cap, r->n_windows, sizeof *w);
@@ -2992,7 +2987,7 @@ static void step_rtp_for(struct engine *e, const struct scenario_step *st)
     w->start_ns = real_ns();
     int64_t end = start + rx->duration_ms;
     bool died = false;
-    while (mono_ms() < end) {
+    while (wire_mono_ms() < end) {
         if (e->sut_dead && !died)
             died = true;
         service(e, end);
@@ -3231,7 +3226,7 @@ static void run_steps(struct engine *e)
         case SCENARIO_STEP_EXPECT_CLOSE: step_expect_close(e, st); break;
         case SCENARIO_STEP_EXPECT_SILENCE: step_expect_silence(e, st); break;
         case SCENARIO_STEP_EXPECT_CPU: step_expect_cpu(e, st); break;
-        case SCENARIO_STEP_WAIT: service_until(e, mono_ms() + st->duration_ms); break;
+        case SCENARIO_STEP_WAIT: service_until(e, wire_mono_ms() + st->duration_ms); break;
         case SCENARIO_STEP_RTP_FOR: step_rtp_for(e, st); break;
         case SCENARIO_STEP_RTP_SEND: step_rtp_send(e, st); break;
         case SCENARIO_STEP_RTP_STOP: {
@@ -3309,7 +3304,7 @@ int replay_run(const struct scenario *sc, const struct replay_target *t, const s
     }
     out->verdict = REPLAY_PASS;
     out->start_ns = real_ns();
-    e->start_ms = mono_ms();
+    e->start_ms = wire_mono_ms();
     e->next_sut_check_ms = e->start_ms;
     int rc = 0;
     char err[256] = "";
@@ -3343,8 +3338,8 @@ int replay_run(const struct scenario *sc, const struct replay_target *t, const s
         struct conn *c = &e->conns[i];
         c->st.active = false;
         if (c->fd >= 0 && outbuf_pending(&c->out) && !c->eof) {
-            int64_t until = mono_ms() + 200;
-            while (outbuf_pending(&c->out) && !c->write_failed && mono_ms() < until) {
+            int64_t until = wire_mono_ms() + 200;
+            while (outbuf_pending(&c->out) && !c->write_failed && wire_mono_ms() < until) {
                 struct pollfd p = {.fd = c->fd, .events = POLLOUT};
                 if (poll(&p, 1, 20) > 0)
                     conn_flush(c);

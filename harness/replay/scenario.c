@@ -2620,37 +2620,10 @@ static int load_dialect(const char *path, struct scenario *sc, char *err, size_t
 int scenario_parse_file(const char *path, struct scenario *sc, char *err, size_t cap)
 {
     memset(sc, 0, sizeof *sc);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, cap, "%s: %s", path, strerror(errno));
+    char *buf;
+    size_t n;
+    if (wire_read_file(path, SCENARIO_MAX_FILE_BYTES, &buf, &n, err, cap) != 0)
         return -1;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, cap, "%s: not a regular file", path);
-        fclose(f);
-        return -1;
-    }
-    if ((uint64_t)st.st_size > SCENARIO_MAX_FILE_BYTES) {
-        snprintf(err, cap, "%s:1:1: larger than %u bytes", path, SCENARIO_MAX_FILE_BYTES);
-        fclose(f);
-        return -1;
-    }
-    size_t n = (size_t)st.st_size;
-    char *buf = malloc(n ? n : 1);
-    if (!buf) {
-        snprintf(err, cap, "%s: out of memory", path);
-        fclose(f);
-        return -1;
-    }
-    size_t got = fread(buf, 1, n, f);
-    int read_err = ferror(f);
-    fclose(f);
-    if (got != n || read_err) {
-        snprintf(err, cap, "%s: read error", path);
-        free(buf);
-        return -1;
-    }
     int rc = scenario_parse_buffer(path, buf, n, sc, err, cap);
     free(buf);
     if (rc == 0 && sc->profile == SCENARIO_PROFILE_LAB && sc->role == SCENARIO_ROLE_SERVER)

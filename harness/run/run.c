@@ -65,21 +65,6 @@ static void nap_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static int mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 /* ---- scenario files ---- */
 
@@ -1592,7 +1577,7 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
     char cap_dir[PATH_MAX / 2], rep_dir[PATH_MAX / 2];
     snprintf(cap_dir, sizeof cap_dir, "%s/%s", o->captures_dir, run_name);
     snprintf(rep_dir, sizeof rep_dir, "%s/%s", o->reports_dir, run_name);
-    if (mkdirs(cap_dir) != 0 || mkdirs(rep_dir) != 0) {
+    if (wire_mkdirs(cap_dir) != 0 || wire_mkdirs(rep_dir) != 0) {
         fprintf(stderr, "rtsp-harness run: cannot create %s or %s: %s\n", cap_dir, rep_dir, strerror(errno));
         return 3;
     }
@@ -1747,28 +1732,7 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
         if (!o->quiet) {
             if (tty)
                 fputs("\r\033[K", stderr);
-            json_t *fl = json_object_get(sj, "failures");
-            size_t k;
-            json_t *f;
-            json_array_foreach(fl, k, f)
-            {
-                const char *pcap = json_string_value(json_object_get(f, "pcap"));
-                json_int_t frame = json_integer_value(json_object_get(f, "frame"));
-                json_int_t line = json_integer_value(json_object_get(f, "line"));
-                /* Analyzer findings about the stream as a whole have no line. */
-                if (line > 0)
-                    fprintf(stderr, "  %s:%lld: ", files[i], (long long)line);
-                else
-                    fprintf(stderr, "  %s: ", files[i]);
-                fprintf(stderr, "%s: %s", json_string_value(json_object_get(f, "check")),
-                        json_string_value(json_object_get(f, "message")));
-                if (pcap && frame)
-                    fprintf(stderr, " [%s frame %lld]", pcap, (long long)frame);
-                fputc('\n', stderr);
-            }
-            const char *e = json_string_value(json_object_get(sj, "error"));
-            if (e)
-                fprintf(stderr, "  %s: error: %s\n", files[i], e);
+            report_text_failures(stderr, sj, false);
             fprintf(stderr, "[%zu/%zu] %s: %s (%.1f s)\n", i + 1, n_files, files[i], rows[i].verdict,
                     rows[i].duration_s);
         }

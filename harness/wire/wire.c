@@ -5,6 +5,11 @@
 #include <stdio.h>
 
 #include <string.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <time.h>
 
 static char ascii_lower(char c)
 {
@@ -66,4 +71,64 @@ bool wire_parse_u64(struct wire_str a, uint64_t max, uint64_t *out)
     }
     *out = v;
     return true;
+}
+
+int wire_read_file(const char *path, size_t max_bytes, char **data, size_t *len, char *err, size_t cap)
+{
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return wire_errf(err, cap, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return wire_errf(err, cap, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        fclose(f);
+        return wire_errf(err, cap, "%s: larger than %zu bytes", path, max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        fclose(f);
+        return wire_errf(err, cap, "%s: out of memory", path);
+    }
+    size_t got = fread(buf, 1, n, f);
+    int read_err = ferror(f);
+    fclose(f);
+    if (got != n || read_err) {
+        free(buf);
+        return wire_errf(err, cap, "%s: read error", path);
+    }
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+int wire_mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int64_t wire_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

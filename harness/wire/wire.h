@@ -50,6 +50,19 @@ struct wire_str wire_str_trim(struct wire_str a);
  * for functions that report errors as text rather than a wire_error. */
 int wire_errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Read a whole regular file of at most max_bytes into a malloc'd buffer
+ * (*data, NUL-terminated after *len bytes; free() it). Returns 0, or -1
+ * with err naming the path: cannot open, not a regular file, larger than
+ * max_bytes, out of memory, read error. For the project's text inputs
+ * (scenarios, dialects, rubrics). */
+int wire_read_file(const char *path, size_t max_bytes, char **data, size_t *len, char *err, size_t cap);
+
+/* mkdir -p: every missing folder of path (0755). 0, or -1 with errno. */
+int wire_mkdirs(const char *path);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t wire_mono_ms(void);
+
 /* Parse an unsigned decimal of at most max; false on empty, non-digit or overflow. */
 bool wire_parse_u64(struct wire_str a, uint64_t max, uint64_t *out);
 
