@@ -50,12 +50,6 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* snprintf(out, cap, "%s%s", a, b); -1 when it does not fit. */
 static __attribute__((noinline)) int pjoin(char *out, size_t cap, const char *a, const char *b)
@@ -64,20 +58,6 @@ static __attribute__((noinline)) int pjoin(char *out, size_t cap, const char *a,
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -1;
-}
 
 /* Remove a tree (the private copies). */
 static void remove_tree(const char *path)
@@ -128,7 +108,7 @@ static int run_child(char *const argv[], const char *log, unsigned timeout_s)
         _exit(127);
     }
     setpgid(pid, pid);
-    int64_t deadline = mono_ms() + (int64_t)timeout_s * 1000;
+    int64_t deadline = wire_mono_ms() + (int64_t)timeout_s * 1000;
     int status;
     for (;;) {
         pid_t w = waitpid(pid, &status, WNOHANG);
@@ -136,11 +116,11 @@ static int run_child(char *const argv[], const char *log, unsigned timeout_s)
             break;
         if (w < 0 && errno != EINTR)
             return -1;
-        if (mono_ms() > deadline || stop_requested) {
+        if (wire_mono_ms() > deadline || stop_requested) {
             /* run cleans up on SIGTERM; SIGKILL only if it does not. */
             kill(-pid, SIGTERM);
-            int64_t grace = mono_ms() + 10000;
-            while (waitpid(pid, &status, WNOHANG) == 0 && mono_ms() < grace)
+            int64_t grace = wire_mono_ms() + 10000;
+            while (waitpid(pid, &status, WNOHANG) == 0 && wire_mono_ms() < grace)
                 usleep(20000);
             kill(-pid, SIGKILL);
             waitpid(pid, &status, 0);
@@ -182,21 +162,6 @@ static void data_path(const char *rel, char *out, size_t cap)
         snprintf(out, cap, "%s", rel);
 }
 
-/* Replace every "{cgroup}" in tpl. */
-static void fill_cgroup(const char *tpl, const char *cgroup, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (const char *p = tpl; *p && o + 1 < cap;) {
-        if (strncmp(p, "{cgroup}", 8) == 0) {
-            int n = snprintf(out + o, cap - o, "%s", cgroup);
-            o += n > 0 ? (size_t)n : 0;
-            p += 8;
-        } else
-            out[o++] = *p++;
-    }
-    out[o < cap ? o : cap - 1] = 0;
-}
-
 /* Why the probe run could not start the server ("" when it did): a
  * server that never listens fails every scenario the same way, so the
  * grader says so once instead of waiting for each scenario's timeout. */
@@ -229,7 +194,7 @@ static const char *probe_dialect(const struct grade_opts *o, const struct rubric
         if (pjoin(reports, sizeof reports, dir, "/.probe") != 0 || pjoin(log, sizeof log, dir, leaf) != 0)
             return NULL;
         snprintf(seed, sizeof seed, "%u", o->seed);
-        mkdir_p(reports);
+        wire_mkdirs(reports);
         char *argv[] = {self_exe, "run", "-q", "--no-latest", "--name", name, "--reports", reports, "--captures",
                         reports, "--seed", seed, "--dialect", (char *)rb->dialects[i], "--server-cmd",
                         (char *)server_cmd, "--scenario-timeout", "15", "--startup-timeout", GRADE_STARTUP_TIMEOUT,
@@ -266,13 +231,13 @@ static int grade_one(const struct grade_opts *o, const struct rubric *rb, const 
     }
     remove_tree(dir);
     remove_tree(copy);
-    if (mkdir_p(dir) != 0) {
+    if (wire_mkdirs(dir) != 0) {
         fprintf(stderr, "rtsp-harness grade: cannot create %s: %s\n", dir, strerror(errno));
         return 3;
     }
     char parent[PATH_MAX];
     snprintf(parent, sizeof parent, "%s/.work", o->out);
-    mkdir_p(parent);
+    wire_mkdirs(parent);
 
     char cgroup[64];
     snprintf(cgroup, sizeof cgroup, "rh-grade-%d-%u", (int)getppid(), index);
@@ -288,6 +253,7 @@ static int grade_one(const struct grade_opts *o, const struct rubric *rb, const 
         .link_root = o->link_root ? o->link_root : o->submissions,
         .movie_path = movie,
         .cgroup = cgroup,
+        .command = o->command,
     };
     struct prep_result pr;
     memset(&pr, 0, sizeof pr);
@@ -311,15 +277,11 @@ static int grade_one(const struct grade_opts *o, const struct rubric *rb, const 
             json_object_set_new(sub, "missing_modules", json_string(pr.missing_modules));
             json_object_set_new(extra, "starts", json_string(m));
         }
-        if (!pr.entry[0] && !o->command)
+        if (!pr.server_cmd[0])
             json_object_set_new(sub, "problem", json_string("no Server.py or Server.java in the submission"));
         else if (pr.lang == PREP_JAVA && !pr.compiled)
             json_object_set_new(sub, "problem", json_string("javac failed (see compile_log)"));
-        if (o->command) {
-            snprintf(server_cmd, sizeof server_cmd, "{harness} sandbox --dir %s --cgroup %s%s -- %s", copy, cgroup,
-                     pr.xvfb ? " --xvfb" : "", o->command);
-        } else
-            fill_cgroup(pr.server_cmd, cgroup, server_cmd, sizeof server_cmd);
+        snprintf(server_cmd, sizeof server_cmd, "%s", pr.server_cmd);
     }
     const char *problem = json_string_value(json_object_get(sub, "problem"));
 
@@ -445,32 +407,39 @@ static int list_submissions(const struct grade_opts *o, struct submission **out,
     DIR *d = opendir(o->submissions);
     if (!d)
         return wire_errf(err, cap, "%s: %s", o->submissions, strerror(errno));
-    struct submission *all = calloc(GRADE_MAX_SUBMISSIONS, sizeof *all);
-    size_t count = 0;
+    struct submission *all = NULL;
+    size_t count = 0, cap_all = 0;
     struct dirent *e;
-    while (all && (e = readdir(d)) != NULL) {
+    while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
         char path[PATH_MAX];
         if (snprintf(path, sizeof path, "%s/%s", o->submissions, e->d_name) >= (int)sizeof path)
             continue;
         struct stat st;
-        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode) || strlen(e->d_name) >= sizeof all[0].name)
             continue;
         if (count >= GRADE_MAX_SUBMISSIONS) {
             closedir(d);
             free(all);
             return wire_errf(err, cap, "%s: more than %d submissions", o->submissions, GRADE_MAX_SUBMISSIONS);
         }
-        if (strlen(e->d_name) >= sizeof all[count].name)
-            continue;
+        if (count == cap_all) {
+            cap_all = cap_all ? cap_all * 2 : 64;
+            struct submission *more = realloc(all, cap_all * sizeof *all);
+            if (!more) {
+                closedir(d);
+                free(all);
+                return wire_errf(err, cap, "out of memory");
+            }
+            all = more;
+        }
+        memset(&all[count], 0, sizeof all[count]);
         snprintf(all[count].name, sizeof all[count].name, "%s", e->d_name);
         snprintf(all[count].path, sizeof all[count].path, "%s", path);
         count++;
     }
     closedir(d);
-    if (!all)
-        return wire_errf(err, cap, "out of memory");
     qsort(all, count, sizeof *all, cmp_sub);
     /* This shard's slice: every N-th from K, by name, the same on every host. */
     size_t kept = 0;
@@ -668,7 +637,7 @@ int grade_main(int argc, char **argv)
         free(subs);
         return 2;
     }
-    if (mkdir_p(o.out) != 0) {
+    if (wire_mkdirs(o.out) != 0) {
         fprintf(stderr, "rtsp-harness grade: cannot create %s: %s\n", o.out, strerror(errno));
         free(subs);
         return 3;
@@ -686,7 +655,7 @@ int grade_main(int argc, char **argv)
         free(subs);
         return 2;
     }
-    mkdir_p(grader_dir);
+    wire_mkdirs(grader_dir);
     {
         char *fargv[24];
         int a = 0;
@@ -710,7 +679,7 @@ int grade_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     bool tty = isatty(STDERR_FILENO);
-    int64_t t0 = mono_ms();
+    int64_t t0 = wire_mono_ms();
     size_t next = 0, running = 0, done = 0;
     progress(&o, done, running, n, tty);
     while (done < n) {
@@ -772,7 +741,7 @@ int grade_main(int argc, char **argv)
         json_decref(g);
     }
     printf("%zu submission%s graded in %.1f s; gradebook %s/gradebook.csv, class %s/class.json\n", graded,
-           graded == 1 ? "" : "s", (double)(mono_ms() - t0) / 1000, o.out, o.out);
+           graded == 1 ? "" : "s", (double)(wire_mono_ms() - t0) / 1000, o.out, o.out);
     int rc = all_full ? 0 : 1;
     for (size_t i = 0; i < n; i++)
         if (!subs[i].done || subs[i].status != 0)

@@ -368,10 +368,12 @@ int submission_prepare(const char *src_dir, const char *dst_dir, const struct pr
         r->xvfb = true;
         if (compile_java(&so, timeout_ms, r, err, cap) != 0)
             return -1;
-    } else {
+    } else if (!o->command) {
         add_line(r->notes, sizeof r->notes, "no Server.py or Server.java at the top of the submission");
         return 0;
     }
+    if (o->command)
+        snprintf(r->command, sizeof r->command, "%s", o->command);
     char real_dst[PATH_MAX], quoted[PATH_MAX * 4 + 3];
     if (!realpath(dst_dir, real_dst))
         snprintf(real_dst, sizeof real_dst, "%s", dst_dir);

@@ -25,6 +25,7 @@ struct prep_opts {
     unsigned max_files;        /* 0: 2000 */
     unsigned compile_timeout_ms; /* javac's wall-clock limit; 0: 120000 */
     const char *cgroup;        /* prefilled into server_cmd; NULL: "{cgroup}" is left for the grader */
+    const char *command;       /* the server's command inside the sandbox ({port}); NULL: from the entry point */
     struct sandbox_limits limits; /* for javac and the Python checks (all 0: sandbox defaults) */
 };
 
@@ -33,7 +34,7 @@ enum prep_lang { PREP_NONE, PREP_PYTHON, PREP_JAVA };
 struct prep_result {
     enum prep_lang lang;
     char entry[32];            /* "Server.py", "Server.java"; "" when none was found */
-    char command[128];         /* inside the sandbox: "python3 Server.py {port}" */
+    char command[1024];        /* inside the sandbox: "python3 Server.py {port}" */
     char server_cmd[4200];     /* the whole --server-cmd template for `rtsp-harness run` */
     bool xvfb;                 /* the command needs a display */
     bool movie_supplied;       /* the grader's movie was written (the student had none) */
