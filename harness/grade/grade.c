@@ -262,7 +262,13 @@ static int grade_one(const struct grade_opts *o, const struct rubric *rb, const 
     if (!prepared) {
         json_object_set_new(sub, "problem", json_string(err));
     } else {
-        json_object_set_new(sub, "entry", json_string(pr.entry));
+        json_object_set_new(sub, "entry", json_string(pr.entry[0] ? pr.entry : o->command ? "--server-cmd" : ""));
+        static const char *const langs[] = {[PREP_NONE] = "", [PREP_PYTHON] = "python", [PREP_JAVA] = "java"};
+        json_object_set_new(sub, "language", json_string(langs[pr.lang]));
+        if (pr.server_cmd[0]) {
+            json_object_set_new(sub, "command", json_string(pr.command));
+            json_object_set_new(sub, "display", json_string(pr.xvfb ? "Xvfb" : "none"));
+        }
         json_object_set_new(sub, "movie", json_string(pr.movie_supplied ? "supplied by the grader" : "the submission's own"));
         json_object_set_new(sub, "files", json_integer(pr.files));
         if (pr.notes[0])
@@ -451,17 +457,21 @@ static int list_submissions(const struct grade_opts *o, struct submission **out,
     return 0;
 }
 
-static void progress(const struct grade_opts *o, size_t done, size_t running, size_t total, bool tty)
+/* Submissions done, running and left, with the time so far: one line
+ * rewritten in place on a terminal, a line per change otherwise (a CI log). */
+static void progress(const struct grade_opts *o, size_t done, size_t running, size_t total, int64_t t0, bool tty)
 {
     if (o->quiet)
         return;
-    size_t width = 30, fill = total ? done * width / total : width;
-    char bar[64];
-    for (size_t i = 0; i < width; i++)
-        bar[i] = i < fill ? '#' : (i < fill + running * width / (total ? total : 1) ? '>' : '.');
-    bar[width] = 0;
-    fprintf(stderr, "%s[%s] %zu done, %zu running, %zu left%s", tty ? "\r\033[K" : "", bar, done, running,
-            total - done - running, tty ? "" : "\n");
+    enum { WIDTH = 30 };
+    size_t filled = total ? done * WIDTH / total : WIDTH;
+    size_t busy = total ? (done + running) * WIDTH / total - filled : 0;
+    char bar[WIDTH + 1];
+    for (size_t i = 0; i < WIDTH; i++)
+        bar[i] = i < filled ? '#' : i < filled + busy ? '>' : '.';
+    bar[WIDTH] = 0;
+    fprintf(stderr, "%s[%s] %zu done, %zu running, %zu left, %.0f s%s", tty ? "\r\033[K" : "", bar, done, running,
+            total - done - running, (double)(wire_mono_ms() - t0) / 1000, tty ? "" : "\n");
     fflush(stderr);
 }
 
@@ -476,6 +486,8 @@ static int write_class(const struct grade_opts *o, const struct submission *subs
     int rc = 0;
     for (size_t i = 0; docs && names && i < n; i++) {
         char dir[PATH_MAX], sub[PATH_MAX], path[PATH_MAX], lerr[512];
+        if (!subs[i].done)
+            continue; /* interrupted before it was graded */
         if (pjoin(dir, sizeof dir, o->out, "/") != 0 || pjoin(sub, sizeof sub, dir, subs[i].name) != 0 ||
             pjoin(path, sizeof path, sub, "/report.json") != 0)
             continue;
@@ -681,8 +693,9 @@ int grade_main(int argc, char **argv)
     bool tty = isatty(STDERR_FILENO);
     int64_t t0 = wire_mono_ms();
     size_t next = 0, running = 0, done = 0;
-    progress(&o, done, running, n, tty);
+    progress(&o, done, running, n, t0, tty);
     while (done < n) {
+        size_t started = 0;
         while (!stop_requested && running < o.jobs && next < n) {
             pid_t pid = fork();
             if (pid == 0) {
@@ -697,9 +710,12 @@ int grade_main(int argc, char **argv)
             } else {
                 subs[next].pid = pid;
                 running++;
+                started++;
             }
             next++;
         }
+        if (started)
+            progress(&o, done, running, n, t0, tty);
         if (running == 0)
             break;
         int status;
@@ -716,20 +732,22 @@ int grade_main(int argc, char **argv)
                 running--;
                 done++;
             }
-        progress(&o, done, running, n, tty);
+        progress(&o, done, running, n, t0, tty);
     }
     if (!o.quiet && tty)
         fputc('\n', stderr);
     size_t graded = 0;
     for (size_t i = 0; i < n; i++)
         graded += subs[i].done;
-    if (write_class(&o, subs, graded, err, sizeof err) != 0)
+    if (write_class(&o, subs, n, err, sizeof err) != 0)
         fprintf(stderr, "rtsp-harness grade: %s\n", err);
     /* The gradebook on the terminal; 0 only when every submission got full marks. */
     bool all_full = graded == n;
     if (!o.quiet)
         printf("%-32s %-10s %9s\n", "submission", "dialect", "points");
-    for (size_t i = 0; i < graded; i++) {
+    for (size_t i = 0; i < n; i++) {
+        if (!subs[i].done)
+            continue;
         char gpath[PATH_MAX];
         snprintf(gpath, sizeof gpath, "%s/%s/grade.json", o.out, subs[i].name);
         json_t *g = json_load_file(gpath, 0, NULL);

@@ -1469,6 +1469,8 @@ static void grade_section(FILE *out, const json_t *report)
         fputs(")</span></dd>", out);
     }
     meta_row(out, "entry point", report_str(sub, "entry", NULL));
+    meta_row(out, "command", report_str(sub, "command", NULL));
+    meta_row(out, "display", report_str(sub, "display", NULL));
     meta_row(out, "movie", report_str(sub, "movie", NULL));
     meta_row(out, "problem", report_str(sub, "problem", NULL));
     meta_row(out, "missing modules", report_str(sub, "missing_modules", NULL));
