@@ -25,6 +25,9 @@
 
 #define GRADE_MAX_SUBMISSIONS 4096
 #define GRADE_PROBE_TIMEOUT_S 20 /* one dialect probe, wall clock */
+/* Bytes of each scenario's pcap kept whole: a correct lab server's largest
+ * is about 1.3 MB; a flooding one would write gigabytes per submission. */
+#define GRADE_CAPTURE_LIMIT "32M"
 #define GRADE_STARTUP_TIMEOUT "10" /* seconds a server may take to listen (Java under Xvfb takes 2-3) */
 
 struct grade_opts {
@@ -346,6 +349,8 @@ static int grade_one(const struct grade_opts *o, const struct rubric *rb, const 
         argv[a++] = timeout;
         argv[a++] = "--startup-timeout";
         argv[a++] = GRADE_STARTUP_TIMEOUT;
+        argv[a++] = "--capture-limit";
+        argv[a++] = GRADE_CAPTURE_LIMIT;
         argv[a++] = "--server-cmd";
         argv[a++] = server_cmd;
         /* The movie the server streams, for comparing frames: the grader's or the student's own. */

@@ -24,6 +24,7 @@ struct capture {
     char ifname[64];          /* interface */
     char path[1024];          /* output file */
     char filter[256];         /* BPF expression, "" none */
+    uint64_t budget;          /* bytes written whole; 0 no limit */
     int stop_fd;              /* eventfd: written to stop */
     pthread_mutex_t lock;     /* guards the start handshake */
     pthread_cond_t started;   /* signalled once active or failed */
@@ -41,9 +42,28 @@ struct dispatch_ctx {
 static void on_frame_ctx(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
     struct dispatch_ctx *d = (struct dispatch_ctx *)user;
+    struct capture_stats *st = &d->c->st;
+    uint64_t budget = d->c->budget;
+    if (budget && st->bytes + h->caplen > budget) {
+        if (!st->budget_frame)
+            st->budget_frame = st->frames + st->unwritten + 1;
+        if (st->bytes >= budget + budget / 4) {
+            st->unwritten++;
+            return;
+        }
+        if (h->caplen > CAPTURE_CUT_SNAP) {
+            struct pcap_pkthdr cut = *h;
+            cut.caplen = CAPTURE_CUT_SNAP;
+            pcap_dump((u_char *)d->dumper, &cut, bytes);
+            st->frames++;
+            st->cut++;
+            st->bytes += CAPTURE_CUT_SNAP;
+            return;
+        }
+    }
     pcap_dump((u_char *)d->dumper, h, bytes);
-    d->c->st.frames++;
-    d->c->st.bytes += h->caplen;
+    st->frames++;
+    st->bytes += h->caplen;
 }
 
 static void set_state(struct capture *c, int state)
@@ -134,7 +154,7 @@ static void *capture_main(void *arg)
     return NULL;
 }
 
-int capture_start(int ns_fd, const char *ifname, const char *filter, const char *path,
+int capture_start(int ns_fd, const char *ifname, const char *filter, const char *path, uint64_t budget,
                   struct capture **out, char *err, size_t cap)
 {
     *out = NULL;
@@ -144,6 +164,7 @@ int capture_start(int ns_fd, const char *ifname, const char *filter, const char 
         return -1;
     }
     c->ns_fd = ns_fd;
+    c->budget = budget;
     if (snprintf(c->ifname, sizeof c->ifname, "%s", ifname) >= (int)sizeof c->ifname ||
         snprintf(c->path, sizeof c->path, "%s", path) >= (int)sizeof c->path ||
         snprintf(c->filter, sizeof c->filter, "%s", filter ? filter : "") >= (int)sizeof c->filter) {

@@ -945,8 +945,8 @@ static int scenario_execute(struct scenario_run *r, int netem_state, const char 
             snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
             goto finish;
         }
-        if (capture_start(r->lab.ns_sut, NETLAB_SUT_IF, NULL, r->sut_pcap, &cap_sut, err, sizeof err) != 0 ||
-            capture_start(r->lab.ns_peer, NETLAB_PEER_IF, NULL, r->peer_pcap, &cap_peer, err, sizeof err) != 0) {
+        if (capture_start(r->lab.ns_sut, NETLAB_SUT_IF, NULL, r->sut_pcap, r->o->capture_budget, &cap_sut, err, sizeof err) != 0 ||
+            capture_start(r->lab.ns_peer, NETLAB_PEER_IF, NULL, r->peer_pcap, r->o->capture_budget, &cap_peer, err, sizeof err) != 0) {
             snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
             goto finish;
         }
@@ -994,7 +994,7 @@ static int scenario_execute(struct scenario_run *r, int netem_state, const char 
             fprintf(stderr, "rtsp-harness run: %s: --target runs on loopback without impairment; "
                             "the scenario's impairment is not applied\n", sc->path);
         r->im.backend = "none";
-        if (capture_start(-1, "lo", NULL, r->sut_pcap, &cap_sut, err, sizeof err) != 0) {
+        if (capture_start(-1, "lo", NULL, r->sut_pcap, r->o->capture_budget, &cap_sut, err, sizeof err) != 0) {
             snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
             goto finish;
         }
@@ -1106,6 +1106,25 @@ finish:
         json_object_set_new(caps, "peer", json_string(r->peer_pcap));
         json_object_set_new(caps, "peer_frames", json_integer((json_int_t)cs_peer.frames));
         json_object_set_new(caps, "peer_kernel_dropped", json_integer((json_int_t)cs_peer.kernel_dropped));
+    }
+    json_object_set_new(caps, "budget", json_integer((json_int_t)r->o->capture_budget));
+    /* Over the budget: say how much of the traffic the files hold. */
+    const struct capture_stats *over[2] = {&cs_sut, lab ? &cs_peer : NULL};
+    static const char *const side[2] = {"sut", "peer"};
+    for (int i = 0; i < 2; i++) {
+        if (!over[i] || !over[i]->budget_frame)
+            continue;
+        char key[32];
+        snprintf(key, sizeof key, "%s_over_budget", side[i]);
+        json_object_set_new(caps, key,
+                            json_pack("{s:I,s:I,s:I}", "from_frame", (json_int_t)over[i]->budget_frame, "cut",
+                                      (json_int_t)over[i]->cut, "unwritten", (json_int_t)over[i]->unwritten));
+        fprintf(stderr,
+                "rtsp-harness run: %s: the %s capture passed its %llu-byte budget at frame %llu: %llu later "
+                "frames kept cut to %d bytes, %llu only counted (--capture-limit)\n",
+                sc->name, side[i], (unsigned long long)r->o->capture_budget,
+                (unsigned long long)over[i]->budget_frame, (unsigned long long)over[i]->cut, CAPTURE_CUT_SNAP,
+                (unsigned long long)over[i]->unwritten);
     }
     json_object_set_new(sj, "captures", caps);
 

@@ -39,6 +39,7 @@ struct run_opts {
     uint16_t port;               /* the SUT's RTSP port inside the lab */
     const char *captures_dir;    /* where captures/<run>/ goes */
     const char *reports_dir;     /* where reports/<run>/ goes */
+    uint64_t capture_budget;     /* bytes each pcap takes whole (capture.h); 0 no limit */
     const char *run_name;        /* <run>; NULL: a UTC timestamp */
     const char *dialect;         /* --dialect NAME|FILE: the request dialect of lab scenarios without @dialect */
     bool no_latest;              /* do not point captures/latest and reports/latest at this run */

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netlab/capture.h"
 #include "run.h"
+#include "wire.h"
 
 static void usage(FILE *out)
 {
@@ -37,6 +39,9 @@ static void usage(FILE *out)
             "limits:\n"
             "  --scenario-timeout S  wall clock per scenario (default 120)\n"
             "  --startup-timeout S   time for the server to listen (default 15)\n"
+            "  --capture-limit SIZE  bytes each capture file takes whole (K/M/G; default\n"
+            "                        256M, 0 none); later frames are kept cut to their\n"
+            "                        headers, then only counted (a flooding SUT)\n"
             "output:\n"
             "  --captures DIR        default captures (captures/<run>/)\n"
             "  --reports DIR         default reports (reports/<run>/)\n"
@@ -71,6 +76,7 @@ int run_main(int argc, char **argv)
         .media = "movie.Mjpeg",
         .port = 8554,
         .captures_dir = "captures",
+        .capture_budget = CAPTURE_DEFAULT_BUDGET,
         .reports_dir = "reports",
         .scenario_timeout_s = 120,
         .startup_timeout_s = 15,
@@ -78,7 +84,8 @@ int run_main(int argc, char **argv)
         .argv = argv,
     };
     enum { O_SERVER = 256, O_CLIENT, O_TARGET, O_BACKEND, O_IMPAIR, O_SEED, O_MEDIA_DIR, O_MEDIA, O_PORT,
-           O_STO, O_UTO, O_CAPTURES, O_REPORTS, O_NAME, O_BASELINE, O_BASELINE_CMD, O_NO_LATEST, O_DIALECT };
+           O_STO, O_UTO, O_CAPTURES, O_REPORTS, O_NAME, O_BASELINE, O_BASELINE_CMD, O_NO_LATEST, O_DIALECT,
+           O_CAPTURE_LIMIT };
     static const struct option options[] = {
         {"server-cmd", required_argument, NULL, O_SERVER},
         {"client-cmd", required_argument, NULL, O_CLIENT},
@@ -92,6 +99,7 @@ int run_main(int argc, char **argv)
         {"scenario-timeout", required_argument, NULL, O_STO},
         {"startup-timeout", required_argument, NULL, O_UTO},
         {"captures", required_argument, NULL, O_CAPTURES},
+        {"capture-limit", required_argument, NULL, O_CAPTURE_LIMIT},
         {"reports", required_argument, NULL, O_REPORTS},
         {"name", required_argument, NULL, O_NAME},
         {"baseline", required_argument, NULL, O_BASELINE},
@@ -150,6 +158,13 @@ int run_main(int argc, char **argv)
             o.startup_timeout_s = (unsigned)v;
             break;
         case O_CAPTURES: o.captures_dir = optarg; break;
+        case O_CAPTURE_LIMIT:
+            if (!wire_parse_bytes(optarg, &o.capture_budget)) {
+                fprintf(stderr, "rtsp-harness run: --capture-limit: '%s' is not a size (digits, then K, M or G)\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case O_REPORTS: o.reports_dir = optarg; break;
         case O_NAME:
             if (!*optarg || strchr(optarg, '/') || strcmp(optarg, ".") == 0 || strcmp(optarg, "..") == 0) {

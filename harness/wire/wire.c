@@ -126,6 +126,30 @@ int wire_mkdirs(const char *path)
     return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+bool wire_parse_bytes(const char *s, uint64_t *out)
+{
+    uint64_t n = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+            return false;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    if (p == s)
+        return false;
+    unsigned shift = 0;
+    switch (*p) {
+    case 'K': case 'k': shift = 10; p++; break;
+    case 'M': case 'm': shift = 20; p++; break;
+    case 'G': case 'g': shift = 30; p++; break;
+    default: break;
+    }
+    if (*p || (shift && n > (UINT64_MAX >> shift)))
+        return false;
+    *out = n << shift;
+    return true;
+}
+
 int64_t wire_mono_ms(void)
 {
     struct timespec ts;

@@ -63,6 +63,10 @@ int wire_mkdirs(const char *path);
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t wire_mono_ms(void);
 
+/* A size in bytes: decimal digits with an optional K, M or G suffix
+ * (powers of 1024). false on anything else or on overflow. */
+bool wire_parse_bytes(const char *s, uint64_t *out);
+
 /* Parse an unsigned decimal of at most max; false on empty, non-digit or overflow. */
 bool wire_parse_u64(struct wire_str a, uint64_t max, uint64_t *out);
 

@@ -156,6 +156,22 @@ HOSTILE = {
     "needs-cv2": "import cv2\n",
 }
 
+# A working server that floods: every frame of the movie again and again,
+# as fast as Python can send (about 10,000 packets a second, each a dozen
+# IP fragments). It is graded like any other; its captures stop at the
+# grader's budget instead of filling the disk.
+FLOODER = (
+    '"""Floods: the frames of the movie over and over, without pacing."""\n'
+    "import correct_worker\n\n\n"
+    "class ServerWorker(correct_worker.ServerWorker):\n"
+    "    def send_stream(self, stop):\n"
+    "        while not stop.is_set():\n"
+    "            frame = self.video.next_frame()\n"
+    "            if not frame:\n"
+    "                self.video = correct_worker.VideoStream(self.video.filename)\n"
+    "                continue\n"
+    "            self.send_frame(frame, self.video.frame_nbr())\n")
+
 
 def leftovers(token):
     procs = subprocess.run(["pgrep", "-f", token], capture_output=True, text=True).stdout.split()
@@ -172,6 +188,9 @@ def test_hostile_submissions_are_contained_and_the_rest_is_graded(harness_bin, t
     for name, code in HOSTILE.items():
         (cls / name).mkdir()
         (cls / name / "Server.py").write_text(code.format(escape=str(escape), token=token))
+    shutil.copytree(SUBMISSIONS / "correct", cls / "floods-udp", symlinks=False)
+    (cls / "floods-udp" / "ServerWorker.py").rename(cls / "floods-udp" / "correct_worker.py")
+    (cls / "floods-udp" / "ServerWorker.py").write_text(FLOODER)
     ns_before = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
     out = tmp_path / "out"
     t0 = time.monotonic()
@@ -184,6 +203,15 @@ def test_hostile_submissions_are_contained_and_the_rest_is_graded(harness_bin, t
     for name in HOSTILE:
         lost, g = lost_items(out, name)
         assert "starts" in lost and float(book[name]["total"]) < 10, (name, g["items"][:2])
+    # The flooder is graded on what it does: it answers every request, but
+    # its stream repeats sequence numbers and has no pacing. Its captures
+    # stopped at the budget (32 MiB whole, then a quarter more cut, per file).
+    lost, g = lost_items(out, "floods-udp")
+    assert {"rtp.seq", "pacing"} <= set(lost) and not {"starts", "setup", "cseq", "session"} & set(lost), lost
+    pcaps = list((out / "captures" / "floods-udp").glob("*.pcap"))
+    assert pcaps and max(p.stat().st_size for p in pcaps) < 48 << 20
+    flow = json.loads((out / "floods-udp" / "report.json").read_text())["scenarios"][0]
+    assert flow["captures"]["sut_over_budget"]["from_frame"] > 0
     # A missing module is named plainly.
     _, g = lost_items(out, "needs-cv2")
     starts = next(i for i in g["items"] if i["id"] == "starts")
@@ -196,7 +224,8 @@ def test_hostile_submissions_are_contained_and_the_rest_is_graded(harness_bin, t
     procs, cgroups = leftovers(token)
     assert not procs and not cgroups, (procs, cgroups)
     assert (set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()) == ns_before
-    # Hostile servers fail fast (they never listen): the class is not held up.
+    # The hostile servers that never listen fail fast; the flooder takes
+    # about as long as a correct server: the class is not held up.
     assert took < 120, took
 
 

@@ -262,3 +262,30 @@ def test_conformance_suite_against_gst_rtsp_server_is_recorded(harness_bin, tmp_
     deviations = sorted(k for k, v in verdicts.items() if v != "pass")
     print(f"gst-rtsp-server: {len(verdicts) - len(deviations)}/{len(verdicts)} pass; "
           f"deviations: {deviations}")
+
+
+def test_a_capture_over_its_budget_is_cut_then_counted_and_the_report_says_so(harness_bin, tmp_path):
+    """--capture-limit 200K against a lab stream of about 800 KB/s: each
+    pcap stays under 1.25 x the budget (plus record headers), the frames
+    past it are kept cut or only counted, the report and the terminal say
+    from which frame, and the scenario's RTSP verdict still stands."""
+    budget = 200 << 10
+    proc, report = run(harness_bin, tmp_path, "--server-cmd", REF_CMD, "--capture-limit", "200K",
+                       SCEN / "lab" / "01-play-pause-play-teardown.rtsp")
+    assert report is not None, proc.stderr[-2000:]
+    s = report["scenarios"][0]
+    caps = s["captures"]
+    assert caps["budget"] == budget
+    for side in ("sut", "peer"):
+        over = caps[f"{side}_over_budget"]
+        assert 0 < over["from_frame"] <= caps[f"{side}_frames"] and over["cut"] + over["unwritten"] > 0, over
+        size = os.path.getsize(caps[side])
+        assert budget < size <= budget * 1.25 + 24 + 16 * (caps[f"{side}_frames"]), (side, size)
+        assert f"the {side} capture passed its {budget}-byte budget at frame {over['from_frame']}" in proc.stderr
+    # The exchanges are whole in the capture's first part; the replay's own
+    # verdict on them does not depend on the capture.
+    assert all(f["source"] != "replay" for f in s["failures"]), s["failures"]
+    # A bad size is refused before anything runs.
+    proc, report = run(harness_bin, tmp_path, "--server-cmd", REF_CMD, "--capture-limit", "10MB",
+                       SCEN / "lab" / "01-play-pause-play-teardown.rtsp", name="bad")
+    assert proc.returncode == 2 and "--capture-limit: '10MB' is not a size" in proc.stderr and report is None

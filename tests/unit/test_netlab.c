@@ -120,8 +120,8 @@ static void test_traffic_crosses_the_kernel_bridge_and_both_captures_see_it(void
     snprintf(peer_path, sizeof peer_path, "%s/peer.pcap", tmpdir);
     snprintf(sut_path, sizeof sut_path, "%s/sut.pcap", tmpdir);
     struct capture *cp = NULL, *cs = NULL;
-    CHECK_EQ_INT(capture_start(lab.ns_peer, NETLAB_PEER_IF, NULL, peer_path, &cp, err, sizeof err), 0);
-    CHECK_EQ_INT(capture_start(lab.ns_sut, NETLAB_SUT_IF, NULL, sut_path, &cs, err, sizeof err), 0);
+    CHECK_EQ_INT(capture_start(lab.ns_peer, NETLAB_PEER_IF, NULL, peer_path, 0, &cp, err, sizeof err), 0);
+    CHECK_EQ_INT(capture_start(lab.ns_sut, NETLAB_SUT_IF, NULL, sut_path, 0, &cs, err, sizeof err), 0);
     /* The first datagram may wait for ARP; all must arrive. */
     int sent = send_udp_from_peer(&lab, 50);
     CHECK_EQ_INT(sent, 50);

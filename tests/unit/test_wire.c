@@ -64,6 +64,27 @@ static void parse_u64_accepts_decimal_up_to_max(void)
     CHECK_EQ_INT(v, 7); /* untouched on failure */
 }
 
+static void parse_bytes_takes_k_m_g_suffixes(void)
+{
+    uint64_t v = 7;
+    CHECK(wire_parse_bytes("0", &v) && v == 0);
+    CHECK(wire_parse_bytes("1500", &v) && v == 1500);
+    CHECK(wire_parse_bytes("64k", &v) && v == 65536);
+    CHECK(wire_parse_bytes("256M", &v) && v == 256ull << 20);
+    CHECK(wire_parse_bytes("2G", &v) && v == 2ull << 30);
+    CHECK(wire_parse_bytes("17179869183G", &v) && v == 17179869183ull << 30);
+    v = 7;
+    CHECK(!wire_parse_bytes("17179869184G", &v)); /* 2^64 */
+    CHECK(!wire_parse_bytes("18446744073709551616", &v));
+    CHECK(!wire_parse_bytes("", &v));
+    CHECK(!wire_parse_bytes("M", &v));
+    CHECK(!wire_parse_bytes("-1", &v));
+    CHECK(!wire_parse_bytes("10MB", &v));
+    CHECK(!wire_parse_bytes("1 M", &v));
+    CHECK(!wire_parse_bytes("1T", &v));
+    CHECK_EQ_INT(v, 7); /* untouched on failure */
+}
+
 static void parse_u64_rejects_empty_sign_and_junk(void)
 {
     uint64_t v = 7;
@@ -123,6 +144,7 @@ int main(void)
     RUN(trim_removes_spaces_and_tabs_at_both_ends);
     RUN(parse_u64_accepts_decimal_up_to_max);
     RUN(parse_u64_rejects_empty_sign_and_junk);
+    RUN(parse_bytes_takes_k_m_g_suffixes);
     RUN(big_endian_round_trips);
     RUN(fail_records_offset_and_reason);
     CHECK_DONE();
