@@ -23,12 +23,16 @@
 #include "sandbox.h"
 #include "wire.h"
 
+#ifndef RTSP_HARNESS_VERSION
+#define RTSP_HARNESS_VERSION "0.1.0"
+#endif
+
 #define GRADE_MAX_SUBMISSIONS 4096
 #define GRADE_PROBE_TIMEOUT_S 20 /* one dialect probe, wall clock */
 /* Bytes of each scenario's pcap kept whole: a correct lab server's largest
  * is about 1.3 MB; a flooding one would write gigabytes per submission. */
 #define GRADE_CAPTURE_LIMIT "32M"
-#define GRADE_STARTUP_TIMEOUT "10" /* seconds a server may take to listen (Java under Xvfb takes 2-3) */
+#define GRADE_STARTUP_TIMEOUT "10" /* seconds a server may take to listen (a Swing server under Xvfb: 0.4) */
 
 struct grade_opts {
     const char *submissions;  /* the class folder */
@@ -373,11 +377,19 @@ static int grade_one(const struct grade_opts *o, const struct rubric *rb, const 
         sandbox_cgroup_destroy(cgroup, err, sizeof err);
     }
     if (!report) {
-        /* Nothing ran: a report with the grader's finding, so every format still renders. */
-        report = json_pack("{s:s,s:i,s:{s:s,s:s},s:[],s:{s:i,s:i,s:i,s:i,s:i,s:b}}", "schema", REPORT_SCHEMA,
-                           "version", REPORT_VERSION, "run", "tool", "rtsp-harness", "name", s->name, "scenarios",
-                           "summary", "scenarios", 0, "ran", 0, "passed", 0, "failed", 0, "errors", 0, "interrupted",
-                           false);
+        /* Nothing ran: a report with the grader's finding and the run
+         * fields the schema requires, so every format still renders. */
+        char captures[PATH_MAX];
+        snprintf(captures, sizeof captures, "%s/captures/%s", o->out, s->name);
+        report = json_pack("{s:s,s:i,s:{s:s,s:s,s:s,s:[s,s,s],s:I,s:s,s:b,s:n,s:n,s:s?,s:n,s:s,s:I,s:i},s:[],"
+                           "s:{s:i,s:i,s:i,s:i,s:i,s:b}}",
+                           "schema", REPORT_SCHEMA, "version", REPORT_VERSION, "run", "tool", "rtsp-harness",
+                           "version", RTSP_HARNESS_VERSION, "name", s->name, "command", self_exe, "grade",
+                           o->submissions, "seed", (json_int_t)o->seed, "backend_requested", "auto",
+                           "netem_available", false, "impair_default", "target", "server_cmd",
+                           server_cmd[0] ? server_cmd : NULL, "client_cmd", "captures", captures, "started",
+                           (json_int_t)time(NULL), "duration_s", 0, "scenarios", "summary", "scenarios", 0, "ran", 0,
+                           "passed", 0, "failed", 0, "errors", 0, "interrupted", false);
     }
     const char *why_not = json_string_value(json_object_get(sub, "problem"));
     if (why_not)
@@ -460,6 +472,25 @@ static int list_submissions(const struct grade_opts *o, struct submission **out,
     *out = all;
     *n = kept;
     return 0;
+}
+
+/* A submission's cgroup is rh-grade-PID-N, PID the grader's: it is in use
+ * while that grader runs (slices of a class may be graded side by side on
+ * one machine). */
+static bool grader_alive(const char *cgroup)
+{
+    char *end;
+    long pid = strtol(cgroup + strlen("rh-grade-"), &end, 10);
+    if (pid <= 0 || *end != '-')
+        return false;
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool ours = fgets(comm, sizeof comm, f) && strncmp(comm, "rtsp-harness", 12) == 0;
+    fclose(f);
+    return ours;
 }
 
 /* Submissions done, running and left, with the time so far: one line
@@ -661,7 +692,7 @@ int grade_main(int argc, char **argv)
     }
     /* Leftover cgroups of a grader that was killed. */
     unsigned swept = 0;
-    sandbox_cgroup_sweep_stale("rh-grade-", &swept, err, sizeof err);
+    sandbox_cgroup_sweep_stale("rh-grade-", grader_alive, &swept, err, sizeof err);
 
     /* The grader's movie: numbered frames, large enough to catch truncation. */
     char grader_dir[PATH_MAX], movie[PATH_MAX], mlog[PATH_MAX];

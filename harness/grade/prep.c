@@ -288,8 +288,11 @@ static int compile_java(const struct sandbox_opts *so, unsigned timeout_ms, stru
                         size_t cap)
 {
     /* -proc:none: an annotation processor in the submission would be
-     * student code running at compile time. */
-    char *argv[] = {"/bin/sh", "-c", "exec javac -proc:none -d . *.java", NULL};
+     * student code running at compile time. The -J options only make
+     * javac's own JVM start faster (1.0 s instead of 1.35 s for a lab
+     * server); the class files are the same. */
+    char *argv[] = {"/bin/sh", "-c",
+                    "exec javac -J-XX:TieredStopAtLevel=1 -J-XX:+UseSerialGC -proc:none -d . *.java", NULL};
     bool timed_out;
     int status = sandbox_run(so, argv, timeout_ms, r->compile_log, sizeof r->compile_log, &timed_out, err, cap);
     if (status < 0 && !timed_out)

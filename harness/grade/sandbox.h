@@ -73,9 +73,11 @@ int sandbox_cgroup_pids(const char *name, uint64_t *count);
 int sandbox_cgroup_destroy(const char *name, char *err, size_t cap);
 
 /* Destroy every cgroup under the rtsp-harness parent whose name starts
- * with prefix ("" or NULL: all): the leftovers of graders that were killed.
- * *removed counts them. */
-int sandbox_cgroup_sweep_stale(const char *prefix, unsigned *removed, char *err, size_t cap);
+ * with prefix ("" or NULL: all) and for which in_use (when given) says
+ * false: the leftovers of graders that were killed, not the cgroups of a
+ * grader still running beside this one. *removed counts them. */
+int sandbox_cgroup_sweep_stale(const char *prefix, bool (*in_use)(const char *name), unsigned *removed, char *err,
+                               size_t cap);
 
 struct sandbox_opts {
     const char *dir;        /* the submission's copy; owned by SANDBOX_UID */

@@ -96,7 +96,7 @@ int sandbox_main(int argc, char **argv)
     }
     if (sweep) {
         unsigned removed;
-        int rc = sandbox_cgroup_sweep_stale(sweep, &removed, err, sizeof err);
+        int rc = sandbox_cgroup_sweep_stale(sweep, NULL, &removed, err, sizeof err);
         printf("removed %u cgroup(s)\n", removed);
         if (rc != 0) {
             fprintf(stderr, "rtsp-harness sandbox: %s\n", err);
