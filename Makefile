@@ -83,7 +83,7 @@ unit-test: build build-asan
 integration-test: build build-asan
 	RTSP_HARNESS_BIN=$(CURDIR)/build-asan/rtsp-harness RTSP_HARNESS_SANITIZED=1 \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
-		$(PYTHON) -m pytest -v tests/integration
+		$(PYTHON) -m pytest -v --durations=30 tests/integration
 	$(PYTHON) -m pytest -v -m plain tests/integration
 
 fuzz-smoke: build-fuzz

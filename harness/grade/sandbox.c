@@ -81,23 +81,12 @@ int sandbox_limits_parse(const char *spec, struct sandbox_limits *l, char *err, 
             return -1;
         }
         const char *v = eq + 1;
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(v, &end, 10);
-        unsigned shift = 0;
-        if (*end == 'K' || *end == 'k')
-            shift = 10;
-        else if (*end == 'M' || *end == 'm')
-            shift = 20;
-        else if (*end == 'G' || *end == 'g')
-            shift = 30;
-        if (shift)
-            end++;
-        if (errno || end == v || *end || v[0] == '-' || (shift && n > (UINT64_MAX >> shift))) {
+        uint64_t n;
+        if (!wire_parse_bytes(v, &n)) {
             snprintf(err, cap, "limits '%s': bad value '%s' for %s", spec, v, item);
             return -1;
         }
-        *(uint64_t *)((char *)l + keys[k].offset) = (uint64_t)n << shift;
+        *(uint64_t *)((char *)l + keys[k].offset) = n;
         p += len;
         if (*p == ',')
             p++;
