@@ -7,6 +7,7 @@
 #   make build   release-style build in build/ (warnings are errors)
 #   make test    unit tests (plain and ASan/UBSan), integration tests,
 #                and a short smoke run of every fuzz target
+#   make test-peers  the integration tests that record real peers' figures
 #   make fuzz    every fuzz target for FUZZ_SECONDS (default 600) each
 #   make demo    build, then run scenarios/conformance and scenarios/lab
 #                against the reference server inside the network lab
@@ -35,7 +36,7 @@ FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_SECONDS ?= 600
 
 .PHONY: all deps build build-asan build-fuzz test unit-test integration-test \
-	fuzz-smoke fuzz bench clean demo test-netem deps-netem bench-impair lint
+	fuzz-smoke fuzz bench clean demo test-netem deps-netem bench-impair lint test-peers
 
 all: build
 
@@ -79,11 +80,16 @@ unit-test: build build-asan
 	meson test -C build-asan --print-errorlogs
 
 # The integration tests run against the AddressSanitizer/UBSan/LeakSanitizer
-# binary; those marked `plain` (real peers' figures) against the plain one.
+# binary. Those marked `plain` record real peers' own figures (ffmpeg,
+# GStreamer and gst-rtsp-server over both transports, about two minutes):
+# `make test-peers` runs them with the plain binary, and .ci/run runs that
+# stage after `make test`.
 integration-test: build build-asan
 	RTSP_HARNESS_BIN=$(CURDIR)/build-asan/rtsp-harness RTSP_HARNESS_SANITIZED=1 \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
 		$(PYTHON) -m pytest -v --durations=30 tests/integration
+
+test-peers: build
 	$(PYTHON) -m pytest -v -m plain tests/integration
 
 fuzz-smoke: build-fuzz
