@@ -9,6 +9,7 @@
 #                and a short smoke run of every fuzz target
 #   make test-peers  the integration tests that record real peers' figures
 #   make fuzz    every fuzz target for FUZZ_SECONDS (default 600) each
+#   make valgrind  valgrind memcheck on the analyzer's and the server's tests
 #   make demo    build, then run scenarios/conformance and scenarios/lab
 #                against the reference server inside the network lab
 #   make test-netem  the netem backend's tests inside a VM running Debian's
@@ -25,7 +26,7 @@ DEB_PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 python3-gi python3-jsonschema tshark tcpdump \
 	chromium fonts-dejavu-core python3-lxml python3-pil libxml2-utils python3-pyflakes \
 	bubblewrap xvfb xauth default-jdk parallel \
-	openssh-server openssh-client rsync python3-yaml
+	openssh-server openssh-client rsync python3-yaml valgrind
 
 # `make test-netem` only: Debian's own kernel (it has sch_netem) booted under
 # qemu, with an initramfs built from busybox.
@@ -102,7 +103,40 @@ fuzz: build-fuzz
 lint: deps
 	$(PYTHON) -m pyflakes tests fixtures bench
 
-test: lint unit-test integration-test fuzz-smoke
+# valgrind memcheck on the plain build: the analyzer's and the server's unit
+# tests (test_replay forks the real server and drives it with scenarios),
+# `analyze` on every whole-pcap seed of fuzz/corpus/analyze, and `serve`
+# under each attack of tests/tools/rtsp_attack.c. A forked child's errors
+# show only in the log, so the log is searched too; 99 tells valgrind's
+# verdict from analyze's own exit status 1.
+VALGRIND := valgrind --leak-check=full --errors-for-leak-kinds=definite
+VALGRIND_TESTS := rtpstream pcapin tcpreasm ipreasm series loop media sender auth replay
+VALGRIND_ATTACKS := 'cycles --count 500' 'idle --count 200 --hold 1' 'pipeline --count 2000' \
+	'oversized --count 12 --concurrency 4' 'sessions --count 1000 --concurrency 8'
+valgrind: build
+	meson test -C build --print-errorlogs --timeout-multiplier 4 \
+		--wrapper '$(VALGRIND) --error-exitcode=1' $(VALGRIND_TESTS)
+	@! grep -E 'ERROR SUMMARY: [1-9]' build/meson-logs/testlog-valgrind.txt
+	@for f in fuzz/corpus/analyze/*; do \
+		rc=0; $(VALGRIND) -q --error-exitcode=99 build/rtsp-harness analyze --json "$$f" \
+			>/dev/null || rc=$$?; \
+		[ $$rc -ne 99 ] || { echo "valgrind: analyze $$f: errors above" >&2; exit 1; }; \
+		echo "valgrind: analyze $$f: clean"; \
+	done
+	@out=$$(mktemp); $(VALGRIND) -q --error-exitcode=99 build/rtsp-harness serve \
+		--media fixtures --port 0 >$$out & pid=$$!; \
+	for i in $$(seq 300); do grep -q '^ready ' $$out && break; sleep 0.1; done; \
+	port=$$(sed -n 's|^ready rtsp://[^:]*:\([0-9]*\)/$$|\1|p' $$out); rm -f $$out; \
+	[ -n "$$port" ] || { kill $$pid; echo "valgrind: serve did not start" >&2; exit 1; }; \
+	for a in $(VALGRIND_ATTACKS); do \
+		build/tests/rtsp-attack --port $$port --attack $$a --interval-ms 20 \
+			|| { kill $$pid; exit 1; }; \
+	done; \
+	kill -TERM $$pid; rc=0; wait $$pid || rc=$$?; \
+	[ $$rc -eq 0 ] || { echo "valgrind: serve under attack: exit status $$rc" >&2; exit 1; }; \
+	echo "valgrind: serve under attack: clean"
+
+test: lint unit-test integration-test fuzz-smoke valgrind
 
 # The main job: the reference server in the lab, the conformance and lab
 # suites under the default impairment profile (DEMO_IMPAIR).

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <malloc.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -45,6 +46,9 @@
 #define REQUEST_TIMEOUT_NS 10000000000ull  /* a request must be complete within 10 s of its first byte */
 #define SWEEP_NS 500000000ull              /* timeout sweep period */
 #define HARD_CONN_MARGIN 64                /* connections beyond max that still get a 503 */
+#define READ_BUDGET_BYTES (64u << 10)      /* input taken from one connection per wakeup */
+#define READ_PAUSE_BYTES (1u << 20)        /* unsent output above which a connection's input waits */
+#define TRIM_AFTER_CONNS 64                /* connections gone since the peak before the heap is trimmed */
 #define SERVER_NAME "rtsp-harness/" RTSP_HARNESS_SERVER_VERSION
 #ifndef RTSP_HARNESS_SERVER_VERSION
 #define RTSP_HARNESS_SERVER_VERSION "0.1.0"
@@ -125,6 +129,7 @@ struct server {
     char host[INET_ADDRSTRLEN];       /* host in URLs */
     struct conn *conns;               /* live connections */
     unsigned nconns;                  /* their number */
+    unsigned nconns_peak;             /* most connections since the heap was last trimmed */
     struct conn *zombies;             /* closed, freed after the batch */
     struct session *sessions;         /* all sessions */
     unsigned nsessions;               /* their number */
@@ -178,7 +183,11 @@ static void conn_flush(struct conn *c)
     }
     if (rc == 1 && c->closing)
         shutdown(c->io.fd, SHUT_WR); /* reply delivered; drain input until the linger ends */
-    loop_mod(c->srv->loop, &c->io, EPOLLIN | (rc == 0 ? EPOLLOUT : 0));
+    /* Replies piling up unread: read no more requests until they drain,
+     * rather than answer into the buffer until OUT_LIMIT_BYTES drops the
+     * connection (a client pipelining faster than it reads). */
+    bool paused = !c->closing && outbuf_pending(&c->out) > READ_PAUSE_BYTES;
+    loop_mod(c->srv->loop, &c->io, (paused ? 0 : EPOLLIN) | (rc == 0 ? EPOLLOUT : 0));
 }
 
 static bool conn_write(struct conn *c, const void *data, size_t len)
@@ -1363,6 +1372,9 @@ static void on_conn_io(struct loop *l, struct loop_io *io, uint32_t events)
     }
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         return;
+    /* A client pipelining without pause would otherwise keep the loop here:
+     * past the budget the others are served first (epoll is level-triggered). */
+    size_t budget = READ_BUDGET_BYTES;
     for (;;) {
         if (c->closing) {
             char sink[16384];
@@ -1371,10 +1383,13 @@ static void on_conn_io(struct loop *l, struct loop_io *io, uint32_t events)
                 conn_close(c);
                 return;
             }
-            if (n < 0)
+            if (n < 0 || (size_t)n >= budget)
                 return;
+            budget -= (size_t)n;
             continue;
         }
+        if (outbuf_pending(&c->out) > READ_PAUSE_BYTES)
+            break; /* conn_flush stops EPOLLIN until the replies drain */
         if (c->in_len == c->in_cap) {
             conn_process(c, false); /* full: answers what it can, or 413 */
             if (c->dead)
@@ -1388,6 +1403,9 @@ static void on_conn_io(struct loop *l, struct loop_io *io, uint32_t events)
                 c->request_start_ns = loop_now_ns();
             c->in_len += (size_t)n;
             c->last_rx_ns = loop_now_ns();
+            if ((size_t)n >= budget)
+                break;
+            budget -= (size_t)n;
             continue;
         }
         if (n == 0) {
@@ -1469,7 +1487,8 @@ static void on_listen(struct loop *l, struct loop_io *io, uint32_t events)
         if (s->conns)
             s->conns->prev = c;
         s->conns = c;
-        s->nconns++;
+        if (++s->nconns > s->nconns_peak)
+            s->nconns_peak = s->nconns;
     }
 }
 
@@ -1534,6 +1553,13 @@ static void on_sweep(struct loop *l, struct loop_timer *t)
                         s->cfg->idle_timeout_s);
             conn_close(c);
         }
+    }
+    if (s->nconns_peak >= s->nconns + TRIM_AFTER_CONNS) {
+        /* A crowd of connections has left: each touched a page of its own
+         * input buffer, and freed pages in the middle of the heap stay
+         * resident until trimmed. */
+        malloc_trim(0);
+        s->nconns_peak = s->nconns;
     }
     loop_timer_start(l, t, now + SWEEP_NS, on_sweep);
 }
