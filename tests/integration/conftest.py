@@ -6,6 +6,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -46,6 +47,20 @@ def run_harness(harness_bin):
         return subprocess.run([harness_bin, *map(str, args)], capture_output=True,
                               text=True, timeout=timeout, **kw)
     return run
+
+
+@pytest.fixture(scope="session")
+def graded_class(harness_bin, tmp_path_factory):
+    """fixtures/submissions graded once with the default rubric and --jobs 4
+    (grading waits on the network far more than it computes), for every
+    test that reads its gradebook: (CompletedProcess, output folder, seconds)."""
+    if os.geteuid() != 0:
+        pytest.skip("the network lab and the sandbox need root")
+    out = tmp_path_factory.mktemp("grade") / "class"
+    t0 = time.monotonic()
+    proc = subprocess.run([harness_bin, "grade", str(ROOT / "fixtures" / "submissions"), "--out", str(out),
+                           "--jobs", "4", "-q"], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    return proc, out, time.monotonic() - t0
 
 
 @pytest.fixture(scope="session")

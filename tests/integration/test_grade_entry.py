@@ -25,6 +25,21 @@ def gradebook(out):
         return {row["submission"]: row for row in csv.DictReader(f)}
 
 
+RUBRIC = """@name flow
+@suite {grade}/01-flow.rtsp
+@probe {grade}/probe.rtsp
+@dialects lab
+@movie --frames 100 --pad-every 4 --pad-to 40000
+item flow 10 "SETUP, PLAY, PAUSE, PLAY, TEARDOWN, with their RTP"
+  when passes 01-flow
+item cseq 5 "CSeq is echoed"
+  when clean 01-flow rtsp.cseq.echo,rtsp.cseq.missing
+item bonus.ran 1 "the flow ran"
+  bonus
+  when ran 01-flow
+"""
+
+
 def test_server_cmd_grades_a_server_under_another_name(harness_bin, tmp_path):
     """The team's correct server with Server.py renamed to main.py: found by
     nothing, it is graded through `--server-cmd` (the output folder, where
@@ -35,10 +50,14 @@ def test_server_cmd_grades_a_server_under_another_name(harness_bin, tmp_path):
     sub = cls / "renamed"
     shutil.copytree(CORRECT, sub, symlinks=False)
     (sub / "Server.py").rename(sub / "main.py")
+    # The lab's whole flow is enough to show the entry point works; the
+    # default rubric's other scenarios are test_grade's.
+    rubric = tmp_path / "flow.rubric"
+    rubric.write_text(RUBRIC.format(grade=ROOT / "scenarios" / "grade"))
 
     t0 = time.monotonic()
     proc = subprocess.run([harness_bin, "grade", str(cls), "--out", str(tmp_path / "out 1"), "-q",
-                           "--server-cmd", "python3 main.py {port}"],
+                           "--rubric", str(rubric), "--server-cmd", "python3 main.py {port}"],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     took = time.monotonic() - t0
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
@@ -60,7 +79,8 @@ def test_server_cmd_grades_a_server_under_another_name(harness_bin, tmp_path):
     print(f"graded through --server-cmd in {took:.1f} s")
 
     t0 = time.monotonic()
-    proc = subprocess.run([harness_bin, "grade", str(cls), "--out", str(tmp_path / "o2"), "-q"],
+    proc = subprocess.run([harness_bin, "grade", str(cls), "--out", str(tmp_path / "o2"), "-q", "--rubric",
+                           str(rubric)],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert time.monotonic() - t0 < 20

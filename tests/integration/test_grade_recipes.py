@@ -126,13 +126,23 @@ def small_class(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def whole(harness_bin, small_class, tmp_path_factory):
-    """The small class graded in one piece: its gradebook rows."""
+def whole(harness_bin, small_class, graded_class, tmp_path_factory):
+    """The small class graded in one piece: its gradebook rows. The two
+    working servers' rows come from the whole fixture class, graded once for
+    every test (the same rubric and seed give the same row wherever a
+    submission is graded); the two that never start are graded here."""
     out = tmp_path_factory.mktemp("whole") / "out"
-    proc = subprocess.run([harness_bin, "grade", str(small_class), "--out", str(out), "--jobs", "4", "-q"],
+    one_piece = tmp_path_factory.mktemp("whole") / "class"
+    for name in ("exits-at-start", "no-server"):
+        shutil.copytree(small_class / name, one_piece / name)
+    proc = subprocess.run([harness_bin, "grade", str(one_piece), "--out", str(out), "--jobs", "4", "-q"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert (out / "gradebook.csv").exists(), proc.stderr[-3000:]
     book = gradebook(out)
+    _, class_out, _ = graded_class
+    assert (class_out / "gradebook.csv").exists(), graded_class[0].stderr[-3000:]
+    class_book = gradebook(class_out)
+    book.update({name: class_book[name] for name in ("correct", "wrong-pt")})
     assert float(book["correct"]["total"]) == float(book["correct"]["max"])
     assert float(book["wrong-pt"]["total"]) < float(book["correct"]["total"])
     return book
