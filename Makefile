@@ -26,7 +26,7 @@ DEB_PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 python3-gi python3-jsonschema tshark tcpdump \
 	chromium fonts-dejavu-core python3-lxml python3-pil libxml2-utils python3-pyflakes \
 	bubblewrap xvfb xauth default-jdk parallel \
-	openssh-server openssh-client rsync python3-yaml valgrind
+	openssh-server openssh-client rsync python3-yaml valgrind nftables iptables iproute2
 
 # `make test-netem` only: Debian's own kernel (it has sch_netem) booted under
 # qemu, with an initramfs built from busybox.

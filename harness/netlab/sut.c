@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -64,9 +65,16 @@ static void set_limit(int resource, uint64_t value)
 
 /* Child side, after clone: we are pid 1 of the new PID namespace. Only
  * system calls from here on. */
-static void reaper_main(const struct sut_opts *o, char *const envp[], int ready_fd)
+static void reaper_main(const struct sut_opts *o, char *const envp[], int ready_fd, int harness_fd)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* A harness killed between clone and the prctl sends no death signal:
+     * its pidfd (readable once it is gone) says so. getppid() cannot, as
+     * the parent is outside this PID namespace. */
+    struct pollfd gone = {harness_fd, POLLIN, 0};
+    if (poll(&gone, 1, 0) != 0)
+        _exit(125);
+    close(harness_fd);
     sigset_t all;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
@@ -170,9 +178,16 @@ int sut_start(const struct sut_opts *o, struct sut **out, char *err, size_t cap)
     envp[k++] = run_var;
     envp[k] = NULL;
 
+    int harness_fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (harness_fd < 0) {
+        snprintf(err, cap, "system under test: pidfd_open: %s", strerror(errno));
+        free(envp);
+        return -1;
+    }
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
         snprintf(err, cap, "system under test: pipe: %s", strerror(errno));
+        close(harness_fd);
         free(envp);
         return -1;
     }
@@ -181,6 +196,7 @@ int sut_start(const struct sut_opts *o, struct sut **out, char *err, size_t cap)
         snprintf(err, cap, "system under test: out of memory");
         close(pipefd[0]);
         close(pipefd[1]);
+        close(harness_fd);
         free(envp);
         return -1;
     }
@@ -189,15 +205,17 @@ int sut_start(const struct sut_opts *o, struct sut **out, char *err, size_t cap)
         snprintf(err, cap, "system under test: clone(CLONE_NEWPID): %s", strerror(errno));
         close(pipefd[0]);
         close(pipefd[1]);
+        close(harness_fd);
         free(envp);
         free(s);
         return -1;
     }
     if (pid == 0) {
         close(pipefd[0]);
-        reaper_main(o, envp, pipefd[1]);
+        reaper_main(o, envp, pipefd[1], harness_fd);
         _exit(125);
     }
+    close(harness_fd);
     close(pipefd[1]);
     free(envp);
     s->reaper = pid;

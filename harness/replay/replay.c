@@ -41,6 +41,8 @@
 #define LAB_IDLE_MS      300          /* a lab message ends when its peer is quiet this long */
 #define SUT_POLL_MS      100          /* how often hooks->sut_gone is asked */
 #define IN_MAX           (4u << 20)   /* bytes buffered per connection before a message is refused */
+#define HEADER_MAX       65536        /* header section of a message read */
+#define BODY_MAX         (1u << 20)   /* body of a message read (an SDP is a few hundred bytes) */
 #define OUT_MAX          (16u << 20)  /* bytes queued per connection before RTP frames are dropped */
 #define MSGQ             64           /* complete messages queued per connection */
 #define MAX_HDRS         96           /* headers parsed per message */
@@ -217,6 +219,7 @@ struct engine {
     unsigned next_event;                   /* next `at` event to fire */
     int64_t next_sut_check_ms;             /* when hooks->sut_gone is asked next */
     bool sut_dead;                         /* hooks->sut_gone said so */
+    bool time_up;                          /* ... and that the scenario must stop (its time is up) */
     char sut_why[160];                     /* its words */
     struct var vars[MAX_VARS];             /* captured variables */
     unsigned n_vars;                       /* entries used */
@@ -530,6 +533,31 @@ static void count_interleaved(struct engine *e, struct conn *c, const struct rts
     }
 }
 
+/* When a parse failed at a Content-Length value over BODY_MAX, say how
+ * large the announced body is; the parser only says that it is too large. */
+static bool body_over_limit(const char *buf, size_t len, size_t at, const char *what, char *why, size_t cap)
+{
+    static const char name[] = "Content-Length:";
+    size_t k = at;
+    while (k > 0 && (buf[k - 1] == ' ' || buf[k - 1] == '\t'))
+        k--;
+    if (at >= len || !isdigit((unsigned char)buf[at]) || k < sizeof name - 1 ||
+        strncasecmp(buf + k - (sizeof name - 1), name, sizeof name - 1) != 0)
+        return false;
+    size_t end = at;
+    uint64_t n = 0;
+    while (end < len && end - at < 40 && isdigit((unsigned char)buf[end])) {
+        if (n <= BODY_MAX) /* past it, only the digits matter */
+            n = n * 10 + (uint64_t)(buf[end] - '0');
+        end++;
+    }
+    if (n <= BODY_MAX) /* another complaint about the value (conflicting lengths) */
+        return false;
+    snprintf(why, cap, "%s body of %.*s bytes (Content-Length at byte %zu) is over the %u MiB limit", what,
+             (int)(end - at), buf + at, k - (sizeof name - 1), BODY_MAX >> 20);
+    return true;
+}
+
 /* Move complete messages and interleaved frames out of the input. at_idle:
  * the peer has gone quiet (or closed), so an unterminated message ends here. */
 static void conn_process(struct engine *e, struct conn *c, bool at_idle)
@@ -565,8 +593,8 @@ static void conn_process(struct engine *e, struct conn *c, bool at_idle)
         }
         struct rtsp_parse_opts opts = {
             .mode = RTSP_LENIENT,
-            .max_header_bytes = 65536,
-            .max_body_bytes = 1u << 20,
+            .max_header_bytes = HEADER_MAX,
+            .max_body_bytes = BODY_MAX,
             .at_idle = at_idle,
         };
         struct rtsp_msg msg;
@@ -584,7 +612,9 @@ static void conn_process(struct engine *e, struct conn *c, bool at_idle)
         }
         if (n < 0) {
             char why[160];
-            snprintf(why, sizeof why, "%s at byte %zu", err.reason ? err.reason : "parse error", err.offset);
+            if (!body_over_limit(c->in, c->in_len, err.offset,
+                                 e->sc->role == SCENARIO_ROLE_SERVER ? "reply" : "request", why, sizeof why))
+                snprintf(why, sizeof why, "%s at byte %zu", err.reason ? err.reason : "parse error", err.offset);
             size_t next = rtsp_resync(c->in, c->in_len, 0);
             if (next == 0 || next > c->in_len)
                 next = c->in_len;
@@ -856,9 +886,11 @@ static void check_sut(struct engine *e, bool force)
         return;
     e->next_sut_check_ms = now + SUT_POLL_MS;
     char why[160] = "";
-    if (e->h->sut_gone(e->h->ctx, why, sizeof why) == 1) {
+    int gone = e->h->sut_gone(e->h->ctx, why, sizeof why);
+    if (gone >= 1) {
         e->sut_dead = true;
-        snprintf(e->sut_why, sizeof e->sut_why, "%s", why[0] ? why : "it is no longer running");
+        e->time_up = gone == 2;
+        snprintf(e->sut_why, sizeof e->sut_why, "%s", why[0] ? why : "the system under test is no longer running");
     }
 }
 
@@ -961,10 +993,12 @@ static void service(struct engine *e, int64_t deadline_ms)
     check_sut(e, false);
 }
 
-/* Service until the deadline passes (a `wait`). */
+/* Service until the deadline passes (a `wait`), or until the SUT is gone
+ * or the scenario's time is up: nothing can come any more, and a long wait
+ * must not outlast --scenario-timeout. */
 static void service_until(struct engine *e, int64_t deadline_ms)
 {
-    while (wire_mono_ms() < deadline_ms)
+    while (wire_mono_ms() < deadline_ms && !e->sut_dead)
         service(e, deadline_ms);
 }
 
@@ -1250,8 +1284,7 @@ static int64_t step_timeout(const struct engine *e, const struct scenario_step *
 /* A dead SUT fails the scenario even in an optional step: nothing after it can run. */
 static void sut_exited(struct engine *e, const struct scenario_step *st, const char *waiting)
 {
-    fail_at(e, true, "scenario.sut-exited", st->line, st->column, -1,
-            "the system under test exited (%s) while %s", e->sut_why, waiting);
+    fail_at(e, true, "scenario.sut-exited", st->line, st->column, -1, "%s while %s", e->sut_why, waiting);
     e->step_failed = true;
     e->stop = true;
 }
@@ -2448,7 +2481,7 @@ static void pop_msg(struct conn *c, struct msg_item *m)
 static int parse_item(const struct msg_item *m, struct rtsp_msg *msg, struct rtsp_header *hdrs)
 {
     struct rtsp_parse_opts opts = {
-        .mode = RTSP_LENIENT, .at_idle = true, .max_header_bytes = 65536, .max_body_bytes = 1u << 20};
+        .mode = RTSP_LENIENT, .at_idle = true, .max_header_bytes = HEADER_MAX, .max_body_bytes = BODY_MAX};
     struct wire_error err;
     return m->bad || !m->text ? -1 : rtsp_parse(m->text, m->len, &opts, msg, hdrs, MAX_HDRS, &err);
 }
@@ -2986,19 +3019,15 @@ static void step_rtp_for(struct engine *e, const struct scenario_step *st)
     }
     w->start_ns = real_ns();
     int64_t end = start + rx->duration_ms;
-    bool died = false;
-    while (wire_mono_ms() < end) {
-        if (e->sut_dead && !died)
-            died = true;
+    while (wire_mono_ms() < end && !e->sut_dead)
         service(e, end);
-    }
     w->end_ns = real_ns();
     if (c) {
         stream_counts(e, c, &p1, &b1);
         w->live_packets = p1 - p0;
         w->live_bytes = b1 - b0;
     }
-    if (died || e->sut_dead)
+    if (e->sut_dead)
         sut_exited(e, st, "an RTP window was open");
 }
 
@@ -3190,6 +3219,36 @@ static enum scenario_on_fail effective_on_fail(const struct engine *e, const str
     return st->on_fail != SCENARIO_ON_FAIL_DEFAULT ? st->on_fail : e->sc->on_fail;
 }
 
+static void run_step(struct engine *e, const struct scenario_step *st, unsigned idx)
+{
+    bool server = e->sc->role == SCENARIO_ROLE_SERVER;
+    switch (st->kind) {
+    case SCENARIO_STEP_SEND: step_send(e, idx); break;
+    case SCENARIO_STEP_EXPECT:
+        if (server)
+            step_expect_reply(e, st);
+        else
+            step_expect_request(e, st);
+        break;
+    case SCENARIO_STEP_EXPECT_CLOSE: step_expect_close(e, st); break;
+    case SCENARIO_STEP_EXPECT_SILENCE: step_expect_silence(e, st); break;
+    case SCENARIO_STEP_EXPECT_CPU: step_expect_cpu(e, st); break;
+    case SCENARIO_STEP_WAIT: service_until(e, wire_mono_ms() + st->duration_ms); break;
+    case SCENARIO_STEP_RTP_FOR: step_rtp_for(e, st); break;
+    case SCENARIO_STEP_RTP_SEND: step_rtp_send(e, st); break;
+    case SCENARIO_STEP_RTP_STOP: {
+        struct conn *c = current(e);
+        if (c)
+            c->st.active = false;
+        break;
+    }
+    case SCENARIO_STEP_CONNECT: do_connect(e, st, st->conn[0] ? st->conn : "main"); break;
+    case SCENARIO_STEP_ACCEPT: do_accept(e, st, st->conn[0] ? st->conn : "main", NULL); break;
+    case SCENARIO_STEP_USE: step_use(e, st); break;
+    case SCENARIO_STEP_CLOSE: step_close(e, st); break;
+    }
+}
+
 static void run_steps(struct engine *e)
 {
     const struct scenario *sc = e->sc;
@@ -3215,31 +3274,12 @@ static void run_steps(struct engine *e)
         e->step_skipped = false;
         e->step_took_request = false;
         fire_events(e);
-        switch (st->kind) {
-        case SCENARIO_STEP_SEND: step_send(e, i); break;
-        case SCENARIO_STEP_EXPECT:
-            if (server)
-                step_expect_reply(e, st);
-            else
-                step_expect_request(e, st);
-            break;
-        case SCENARIO_STEP_EXPECT_CLOSE: step_expect_close(e, st); break;
-        case SCENARIO_STEP_EXPECT_SILENCE: step_expect_silence(e, st); break;
-        case SCENARIO_STEP_EXPECT_CPU: step_expect_cpu(e, st); break;
-        case SCENARIO_STEP_WAIT: service_until(e, wire_mono_ms() + st->duration_ms); break;
-        case SCENARIO_STEP_RTP_FOR: step_rtp_for(e, st); break;
-        case SCENARIO_STEP_RTP_SEND: step_rtp_send(e, st); break;
-        case SCENARIO_STEP_RTP_STOP: {
-            struct conn *c = current(e);
-            if (c)
-                c->st.active = false;
-            break;
-        }
-        case SCENARIO_STEP_CONNECT: do_connect(e, st, st->conn[0] ? st->conn : "main"); break;
-        case SCENARIO_STEP_ACCEPT: do_accept(e, st, st->conn[0] ? st->conn : "main", NULL); break;
-        case SCENARIO_STEP_USE: step_use(e, st); break;
-        case SCENARIO_STEP_CLOSE: step_close(e, st); break;
-        }
+        if (e->time_up) /* an earlier step passed, but the scenario's time ran out in it */
+            sut_exited(e, st, "this step was due");
+        else
+            run_step(e, st, i);
+        if (e->time_up && !e->step_failed) /* a `wait` that the time limit cut short */
+            sut_exited(e, st, "this step ran");
         /* A dead SUT is a failure even in an optional step (sut_exited recorded it). */
         bool skipped = e->step_skipped || (e->step_failed && st->optional && !e->sut_dead);
         if (sr) {

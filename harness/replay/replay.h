@@ -46,9 +46,12 @@ struct replay_hooks {
     int (*event)(void *ctx, const struct scenario_event *ev, char *err, size_t cap);
     /* Client role: the harness now listens at url; start the client under test. */
     int (*listening)(void *ctx, const char *url, char *err, size_t cap);
-    /* Is the system under test still running? 0 yes; 1 no, with why set
-     * ("exited with status 1", "killed by signal 11"): a step that waits on
-     * a dead SUT fails at once instead of timing out. */
+    /* Is the system under test still running? 0 yes; 1 no; 2 the scenario
+     * must stop (its time is up, the run was interrupted). why is set to a
+     * whole clause ("the system under test exited with status 1", "the
+     * scenario ran past its 120 s limit"). 1 or 2: a step that waits on the
+     * SUT fails at once instead of timing out, and a `wait` or `rtp for`
+     * ends; 2: the step running fails and no other step runs. */
     int (*sut_gone)(void *ctx, char *why, size_t cap);
     /* CPU time used so far by every process of the system under test, in
      * ns. 0, or -1 when it cannot be measured (`expect cpu` then fails). */

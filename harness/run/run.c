@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -375,21 +376,27 @@ static int hook_event(void *ctx, const struct scenario_event *ev, char *err, siz
     return rc ? -1 : 0;
 }
 
+/* "was " before "killed by signal 11", nothing before "exited with status 1". */
+static const char *sut_was(const struct sut_exit *ex)
+{
+    return strncmp(ex->text, "killed", 6) == 0 ? "was " : "";
+}
+
 static int hook_sut_gone(void *ctx, char *why, size_t cap)
 {
     struct scenario_run *r = ctx;
     if (interrupted) {
         snprintf(why, cap, "the run was interrupted by signal %d", (int)interrupted);
-        return 1;
+        return 2;
     }
     if (now_ns(CLOCK_MONOTONIC) > r->deadline_mono_ns) {
         snprintf(why, cap, "the scenario ran past its %u s limit (--scenario-timeout)",
                  r->o->scenario_timeout_s);
-        return 1;
+        return 2;
     }
     if (r->sut && sut_poll(r->sut, &r->sut_exit)) {
         r->sut_ended_early = true;
-        snprintf(why, cap, "the system under test %s", r->sut_exit.text);
+        snprintf(why, cap, "the system under test %s%s", sut_was(&r->sut_exit), r->sut_exit.text);
         return 1;
     }
     return 0;
@@ -556,10 +563,15 @@ static int wait_listening(struct scenario_run *r, char *err, size_t cap)
 {
     int64_t deadline = now_ns(CLOCK_MONOTONIC) + (int64_t)r->o->startup_timeout_s * 1000000000LL;
     for (;;) {
+        if (interrupted) {
+            snprintf(err, cap, "the run was interrupted by signal %d while the server under test started",
+                     (int)interrupted);
+            return -1;
+        }
         if (r->sut && sut_poll(r->sut, &r->sut_exit)) {
             r->sut_ended_early = true;
-            snprintf(err, cap, "the server under test %s before listening on port %u", r->sut_exit.text,
-                     r->o->port);
+            snprintf(err, cap, "the server under test %s%s before listening on port %u", sut_was(&r->sut_exit),
+                     r->sut_exit.text, r->o->port);
             return -1;
         }
         char why[256];
@@ -642,6 +654,7 @@ struct window_figures {
     int64_t expected;    /* RTP packets expected (for the binomial test) */
     int64_t lost;        /* lost as A.3 counts */
     double fragments_per_datagram; /* IP fragments per reassembled datagram in the capture; 1 unfragmented */
+    bool engine_counted; /* packets, bytes and bit rate are the engine's own count (capture over budget) */
 };
 
 static bool endpoint_port_is(const char *ep, unsigned port)
@@ -650,7 +663,9 @@ static bool endpoint_port_is(const char *ep, unsigned port)
     return colon && (unsigned)atoi(colon + 1) == port;
 }
 
-static int measure_window(const struct scenario_run *r, const struct replay_rtp_window *w,
+/* over_budget: the capture measured passed its --capture-limit, so past
+ * some frame it holds packets cut or not at all. */
+static int measure_window(const struct scenario_run *r, const struct replay_rtp_window *w, bool over_budget,
                           struct window_figures *f, char *err, size_t cap)
 {
     memset(f, 0, sizeof *f);
@@ -694,6 +709,15 @@ static int measure_window(const struct scenario_run *r, const struct replay_rtp_
         if (!best || m->packets > rtp_stream_metrics(best->rtp)->packets)
             best = s;
     }
+    /* A capture over its budget undercounts (a flood is the usual reason);
+     * the engine's own count of what reached its socket never overcounts,
+     * so the larger of the two stands. live_bytes hold the RTP headers. */
+    uint64_t live_payload = w->live_bytes > 12 * w->live_packets ? w->live_bytes - 12 * w->live_packets : 0;
+    if (over_budget && (w->live_packets > pkts || live_payload > bytes)) {
+        f->engine_counted = true;
+        pkts = w->live_packets > pkts ? w->live_packets : pkts;
+        bytes = live_payload > bytes ? live_payload : bytes;
+    }
     if (best) {
         const struct rtp_stream_metrics *m = rtp_stream_metrics(best->rtp);
         double dur_s = (double)(w->end_ns - w->start_ns) / 1e9;
@@ -717,6 +741,13 @@ static int measure_window(const struct scenario_run *r, const struct replay_rtp_
         f->lost = m->lost;
     } else {
         f->pt_constant = f->ssrc_constant = true;
+    }
+    if (f->engine_counted && !best) { /* the capture kept none of the window's packets */
+        double dur_s = (double)(w->end_ns - w->start_ns) / 1e9;
+        f->found = true;
+        f->v[SCENARIO_METRIC_PACKETS] = (double)pkts;
+        f->v[SCENARIO_METRIC_BYTES] = (double)bytes;
+        f->v[SCENARIO_METRIC_BITRATE] = dur_s > 0 ? (double)bytes * 8 / dur_s / 1000.0 : 0;
     }
     analysis_free(a);
     return 0;
@@ -870,6 +901,16 @@ struct run_summary_row {
 /* Choose the backend for this scenario: `none` when nothing is impaired and
  * nothing changes during the run; else what --backend says, with `auto`
  * taking netem where the kernel has it. */
+/* rtsp://host[:port]/path: the host and the port (554 when none). */
+static void target_host_port(const char *url, char *host, size_t cap, uint16_t *port)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    size_t hl = strcspn(h, ":/");
+    snprintf(host, cap, "%.*s", (int)hl, h);
+    *port = h[hl] == ':' ? (uint16_t)atoi(h + hl + 1) : 554;
+}
+
 static const char *choose_backend(const struct run_opts *o, bool needs_impairment, int netem_state)
 {
     if (!needs_impairment)
@@ -994,7 +1035,13 @@ static int scenario_execute(struct scenario_run *r, int netem_state, const char 
             fprintf(stderr, "rtsp-harness run: %s: --target runs on loopback without impairment; "
                             "the scenario's impairment is not applied\n", sc->path);
         r->im.backend = "none";
-        if (capture_start(-1, "lo", NULL, r->sut_pcap, r->o->capture_budget, &cap_sut, err, sizeof err) != 0) {
+        /* Loopback is shared: keep other programs' RTSP out of the
+         * capture (UDP stays whole: the RTP ports are not known yet). */
+        char thost[256], filter[64];
+        uint16_t tport;
+        target_host_port(o->target_url, thost, sizeof thost, &tport);
+        snprintf(filter, sizeof filter, "tcp port %u or udp", (unsigned)tport);
+        if (capture_start(-1, "lo", filter, r->sut_pcap, r->o->capture_budget, &cap_sut, err, sizeof err) != 0) {
             snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
             goto finish;
         }
@@ -1005,14 +1052,8 @@ static int scenario_execute(struct scenario_run *r, int netem_state, const char 
         char host[256] = NETLAB_SUT_ADDR, url_buf[1024] = "";
         uint16_t port = o->port;
         if (!lab) {
-            /* rtsp://host[:port]/path */
-            const char *u = o->target_url;
-            const char *h = strstr(u, "://");
-            h = h ? h + 3 : u;
-            size_t hl = strcspn(h, ":/");
-            snprintf(host, sizeof host, "%.*s", (int)hl, h);
-            port = h[hl] == ':' ? (uint16_t)atoi(h + hl + 1) : 554;
-            snprintf(url_buf, sizeof url_buf, "%s", u);
+            target_host_port(o->target_url, host, sizeof host, &port);
+            snprintf(url_buf, sizeof url_buf, "%s", o->target_url);
         }
         struct replay_target t = {
             .host = sc->role == SCENARIO_ROLE_CLIENT ? NETLAB_PEER_ADDR : host,
@@ -1266,7 +1307,7 @@ finish:
                                (double)(w->end_ns - r->im.t0_ns) / 1e9, "live_packets",
                                (json_int_t)w->live_packets, "live_bytes", (json_int_t)w->live_bytes);
         json_array_append_new(wins, wj);
-        if (measure_window(r, w, &f, werr, sizeof werr) != 0) {
+        if (measure_window(r, w, (lab ? cs_peer : cs_sut).budget_frame != 0, &f, werr, sizeof werr) != 0) {
             json_object_set_new(wj, "error", json_string(werr));
             json_array_append_new(fails, json_pack("{s:s,s:s,s:i,s:s}", "check", "scenario.rtp", "source",
                                                    "capture", "line", (int)w->line, "message", werr));
@@ -1296,9 +1337,14 @@ finish:
                                                    (int)c->column));
             if (!ok) {
                 char msg[600];
+                bool counted = f.engine_counted && (c->metric == SCENARIO_METRIC_PACKETS ||
+                                                    c->metric == SCENARIO_METRIC_BYTES ||
+                                                    c->metric == SCENARIO_METRIC_BITRATE);
                 snprintf(msg, sizeof msg, "rtp for %.3gs: expected %s %s, measured %s%s",
                          (double)w->expect->duration_ms / 1000, scenario_metric_name(c->metric), want, got,
-                         f.found ? "" : " (no RTP stream in the window)");
+                         !f.found ? " (no RTP stream in the window)"
+                         : counted ? " (the engine's own count: the capture passed its --capture-limit)"
+                                   : "");
                 json_t *fj = json_pack("{s:s,s:s,s:i,s:i,s:s,s:s}", "check", "scenario.rtp", "source",
                                        "capture", "line", (int)c->line, "column", (int)c->column, "message",
                                        msg, "pcap", r->peer_pcap[0] ? r->peer_pcap : r->sut_pcap);
@@ -1516,6 +1562,15 @@ static void update_link(const char *dir, const char *name)
 
 int run_execute(const struct run_opts *o, char **paths, int n_paths)
 {
+    /* From the start: a signal at any moment of the run ends it through the
+     * same path (what ran is judged, the report says interrupted, exit 130). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     char **files = NULL;
     size_t n_files = 0, cap_files = 0;
     for (int i = 0; i < n_paths; i++)
@@ -1580,8 +1635,6 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
     /* Leftovers of runs that were killed. */
     char cleaned[1024];
     int n_cleaned = registry_clean_stale(cleaned, sizeof cleaned);
-    if (n_cleaned > 0)
-        fprintf(stderr, "rtsp-harness run: %s\n", cleaned);
 
     char run_name[128];
     if (o->run_name)
@@ -1600,14 +1653,7 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
         fprintf(stderr, "rtsp-harness run: cannot create %s or %s: %s\n", cap_dir, rep_dir, strerror(errno));
         return 3;
     }
-    registry_enter(run_name);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    registry_enter(run_name, rep_dir);
 
     char netem_why[512] = "";
     int netem_state = 1;
@@ -1757,12 +1803,29 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
         }
         free(r);
     }
+    /* The report is decided here, and the exit status with it: a signal
+     * from now on, when every scenario has run, interrupts nothing, so it
+     * must not turn a complete report's run into an exit 130. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stop_signals, NULL);
+    int stopped_by = interrupted;
+    if (stopped_by)
+        fprintf(stderr, "rtsp-harness run: interrupted by signal %d (%s): %zu of %zu scenario%s ran\n", stopped_by,
+                strsignal(stopped_by), ran, n_files, n_files == 1 ? "" : "s");
     json_object_set_new(report, "summary",
                         json_pack("{s:i,s:i,s:i,s:i,s:i,s:b}", "scenarios", (int)n_files, "ran", (int)ran,
                                   "passed", passed, "failed", failed, "errors", errors, "interrupted",
-                                  interrupted != 0));
+                                  stopped_by != 0));
     json_object_set_new(runj, "duration_s", json_real((double)(time(NULL) - started)));
     run_totals(runj, sarr);
+    /* The harness's own high-water mark, so that tests can bound its memory
+     * under a hostile system under test (docs/security.md). */
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        json_object_set_new(runj, "peak_rss_kb", json_integer((json_int_t)ru.ru_maxrss));
     char werr[1024];
     bool written = report_write_all(report, rep_dir, werr, sizeof werr) == 0;
     if (!written)
@@ -1790,7 +1853,7 @@ int run_execute(const struct run_opts *o, char **paths, int n_paths)
     free(scs);
     free(files);
     registry_leave();
-    if (interrupted)
+    if (stopped_by)
         return 130;
     return failed || errors ? 1 : 0;
 }
