@@ -233,7 +233,7 @@ static size_t stream_new(struct pass *p, const struct flow *f, bool interleaved,
 
 /* An RTP packet for a flow or channel: find or make the SSRC's stream. */
 static void rtp_in(struct pass *p, struct flow *f, struct conn *c, int channel, struct binding *b,
-                   const char *bound_by, const uint8_t *pkt, size_t len, int64_t ts_ns,
+                   const char *bound_by, const uint8_t *pkt, size_t len, size_t wire_len, int64_t ts_ns,
                    uint64_t frame)
 {
     /* A window (the run's `rtp for` evaluation): RTP outside it is not
@@ -324,7 +324,10 @@ static void rtp_in(struct pass *p, struct flow *f, struct conn *c, int channel, 
         if (late ? !rtp_stream_seq_behind(rs, seq) : rtp_stream_seq_before_first(rs, seq))
             return;
     }
-    rtp_stream_packet(p->a->streams[idx].rtp, pkt, len, ts_ns, frame, &p->a->findings);
+    if (wire_len > len)
+        rtp_stream_packet_cut(p->a->streams[idx].rtp, pkt, len, wire_len, ts_ns, frame, &p->a->findings);
+    else
+        rtp_stream_packet(p->a->streams[idx].rtp, pkt, len, ts_ns, frame, &p->a->findings);
 }
 
 /* RTCP from the server: sender reports are checked against the RTP seen. */
@@ -432,7 +435,7 @@ static void interleaved_in(struct pass *p, struct conn *c, const struct rtsp_int
     if (is_rtcp)
         rtcp_in(p, b, c->label, f->payload, f->len, frame);
     else if (f->len >= 12)
-        rtp_in(p, NULL, c, f->channel, b, b ? "setup" : "heuristic", f->payload, f->len, ts_ns,
+        rtp_in(p, NULL, c, f->channel, b, b ? "setup" : "heuristic", f->payload, f->len, f->len, ts_ns,
                frame);
 }
 
@@ -1271,13 +1274,16 @@ static void udp_in(struct pass *p, const struct pkt *pk)
             p->a->gso_split++;
             for (size_t off = 0; off < pk->payload_len; off += seg) {
                 size_t n = pk->payload_len - off < seg ? pk->payload_len - off : seg;
-                rtp_in(p, f, NULL, -1, f->binding, f->bound_by, pk->payload + off, n, pk->ts_ns,
+                rtp_in(p, f, NULL, -1, f->binding, f->bound_by, pk->payload + off, n, n, pk->ts_ns,
                        pk->frame);
             }
             return;
         }
-        rtp_in(p, f, NULL, -1, f->binding, f->bound_by, pk->payload, pk->payload_len, pk->ts_ns,
-               pk->frame);
+        /* A datagram the capture cut (snap length, a capture budget) keeps
+         * its header's evidence; its payload is not the sender's to answer for. */
+        rtp_in(p, f, NULL, -1, f->binding, f->bound_by, pk->payload, pk->payload_len,
+               pk->truncated && pk->payload_wire_len > pk->payload_len ? pk->payload_wire_len : pk->payload_len,
+               pk->ts_ns, pk->frame);
     } else if (f->kind == FLOW_RTCP) {
         char where[160], s1[64], s2[64];
         pkt_endpoint_format(&f->src, s1, sizeof s1);

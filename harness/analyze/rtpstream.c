@@ -937,13 +937,40 @@ static void quiet_count(struct rtp_stream *s, int64_t arrival_ns, uint64_t frame
     s->m.after_quiet++;
 }
 
+static void packet_in(struct rtp_stream *s, const uint8_t *pkt, size_t len, size_t wire_len, int64_t arrival_ns,
+                      uint64_t frame, struct findings *f);
+
 void rtp_stream_packet(struct rtp_stream *s, const uint8_t *pkt, size_t len, int64_t arrival_ns,
                        uint64_t frame, struct findings *f)
 {
+    packet_in(s, pkt, len, len, arrival_ns, frame, f);
+}
+
+void rtp_stream_packet_cut(struct rtp_stream *s, const uint8_t *pkt, size_t len, size_t wire_len,
+                           int64_t arrival_ns, uint64_t frame, struct findings *f)
+{
+    packet_in(s, pkt, len, wire_len > len ? wire_len : len, arrival_ns, frame, f);
+}
+
+static void packet_in(struct rtp_stream *s, const uint8_t *pkt, size_t len, size_t wire_len, int64_t arrival_ns,
+                      uint64_t frame, struct findings *f)
+{
     if (s->finished)
         return;
+    bool cut = wire_len > len;
     bool wrong_version = len >= 1 && (pkt[0] >> 6) != RTP_VERSION;
-    if (wrong_version) {
+    struct rtp_header h;
+    struct wire_error err = {0, NULL};
+    if (cut) {
+        /* Only the header is judged: padding and payload lengths are the
+         * wire's, which the cut bytes cannot show. */
+        if (len >= 1 && wrong_version)
+            findings_add(f, CHK_RTP_VERSION, frame, 0, s->where, "RTP version %u, expected 2", pkt[0] >> 6);
+        if (len < 12 || wrong_version || rtp_parse_any_version(pkt, len, &h, &err) < 0)
+            return;
+        h.payload_len = wire_len - (size_t)(h.payload - pkt);
+    }
+    if (!cut && wrong_version) {
         findings_add(f, CHK_RTP_VERSION, frame, 0, s->where, "RTP version %u, expected 2", pkt[0] >> 6);
         /* A lab client never reads the version: the rest of the stream is
          * still judged. Elsewhere the packet is not RTP we can trust. */
@@ -952,9 +979,7 @@ void rtp_stream_packet(struct rtp_stream *s, const uint8_t *pkt, size_t len, int
             return;
         }
     }
-    struct rtp_header h;
-    struct wire_error err = {0, NULL};
-    if ((wrong_version ? rtp_parse_any_version(pkt, len, &h, &err) : rtp_parse(pkt, len, &h, &err)) < 0) {
+    if (!cut && (wrong_version ? rtp_parse_any_version(pkt, len, &h, &err) : rtp_parse(pkt, len, &h, &err)) < 0) {
         s->m.malformed++;
         findings_add(f, CHK_RTP_MALFORMED, frame, 0, s->where, "%s (byte %zu of %zu)",
                      err.reason ? err.reason : "RTP packet does not parse", err.offset, len);
@@ -1026,7 +1051,9 @@ void rtp_stream_packet(struct rtp_stream *s, const uint8_t *pkt, size_t len, int
 
     quiet_count(s, arrival_ns, frame, f);
 
-    if (s->opt.lab) {
+    if (cut) {
+        /* no payload to judge */
+    } else if (s->opt.lab) {
         if (!h.marker)
             s->marker_zero++;
         lab_packet(s, &h, arrival_ns, frame, f);

@@ -144,6 +144,14 @@ struct rtp_stream *rtp_stream_new(const struct rtp_stream_opts *o, const char *w
 void rtp_stream_packet(struct rtp_stream *s, const uint8_t *pkt, size_t len, int64_t arrival_ns,
                        uint64_t frame, struct findings *f);
 
+/* An RTP packet the capture cut (snap length, or a capture over its
+ * budget): len bytes captured of wire_len. Its header counts (sequence,
+ * timestamp, SSRC, payload type, timing) and its bytes are wire_len's; its
+ * payload is not judged, and a header cut short is skipped, never called
+ * malformed: the capture cut it, not the sender. */
+void rtp_stream_packet_cut(struct rtp_stream *s, const uint8_t *pkt, size_t len, size_t wire_len,
+                           int64_t arrival_ns, uint64_t frame, struct findings *f);
+
 /* An RTCP SR from this stream's SSRC: checks rtcp.sr.counts against the
  * RTP seen so far (rule in rtpstream.c). */
 void rtp_stream_sender_report(struct rtp_stream *s, const struct rtcp_sender_info *si, uint64_t frame,

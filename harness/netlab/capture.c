@@ -47,7 +47,7 @@ static void on_frame_ctx(u_char *user, const struct pcap_pkthdr *h, const u_char
     if (budget && st->bytes + h->caplen > budget) {
         if (!st->budget_frame)
             st->budget_frame = st->frames + st->unwritten + 1;
-        if (st->bytes >= budget + budget / 4) {
+        if (st->bytes + CAPTURE_CUT_SNAP > budget + budget / 4) {
             st->unwritten++;
             return;
         }

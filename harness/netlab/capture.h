@@ -28,8 +28,8 @@ struct capture_stats {
  * RTP's and the JPEG header: sequence, timestamps and sizes stay
  * measurable, the frame's content does not; pcap keeps each frame's wire
  * length); once the cut frames have added a quarter of the budget more,
- * frames are only counted. The file stays under 1.25 x budget plus the
- * pcap record headers. */
+ * frames are only counted. The frames in the file add up to at most
+ * 1.25 x budget (plus the pcap record headers). */
 #define CAPTURE_CUT_SNAP 128
 #define CAPTURE_DEFAULT_BUDGET (256ull << 20)
 

@@ -316,6 +316,42 @@ static void test_initial_sequence_number(void)
     }
 }
 
+/* Packets the capture cut (a 60-byte snap length over 1,000-byte RFC 2435
+ * packets): their headers count and their wire bytes do, and nothing is
+ * called malformed or an incomplete frame; the one whose header itself was
+ * cut is skipped. */
+static void test_packets_the_capture_cut_keep_their_headers_and_blame_nobody(void)
+{
+    struct rtp_stream_opts o = rfc_opts();
+    struct sim x;
+    sim_open(&x, &o);
+    uint8_t pkt[60] = {0x80, 26};
+    for (uint16_t k = 0; k < 10; k++) {
+        uint16_t seq = (uint16_t)(100 + k);
+        uint32_t ts = 4500u * (k / 2u);
+        pkt[1] = (uint8_t)(26 | (k % 2 ? 0x80 : 0)); /* two packets a frame, marker on the second */
+        pkt[2] = (uint8_t)(seq >> 8);
+        pkt[3] = (uint8_t)seq;
+        wire_put_be32(pkt + 4, ts);
+        wire_put_be32(pkt + 8, 0x1234);
+        memset(pkt + 12, 0xff, sizeof pkt - 12); /* cut RFC 2435 header and scan data */
+        rtp_stream_packet_cut(x.s, pkt, sizeof pkt, 1000, T0 + (int64_t)k * 25 * MS, ++x.frame, &x.f);
+    }
+    rtp_stream_packet_cut(x.s, pkt, 8, 1000, T0 + 260 * MS, ++x.frame, &x.f);
+    rtp_stream_finish(x.s, &x.f);
+    CHECK_EQ_INT(M(&x)->packets, 10);
+    CHECK_EQ_INT(M(&x)->bytes, 10 * (1000 - 12));
+    CHECK_EQ_INT(M(&x)->malformed, 0);
+    CHECK_EQ_INT(count_all(&x), 0);
+    sim_close(&x);
+    /* The same bytes uncut are the sender's: malformed. */
+    sim_open(&x, &o);
+    rtp_stream_packet(x.s, pkt, sizeof pkt, T0, ++x.frame, &x.f);
+    rtp_stream_finish(x.s, &x.f);
+    CHECK(count_all(&x) > 0);
+    sim_close(&x);
+}
+
 static void test_version_malformed_and_empty_packets(void)
 {
     struct rtp_stream_opts o = rfc_opts();
@@ -1084,6 +1120,7 @@ int main(void)
         return 1;
     }
     RUN(test_clean_rfc2435_stream_raises_nothing);
+    RUN(test_packets_the_capture_cut_keep_their_headers_and_blame_nobody);
     RUN(test_gap_counts_loss_and_names_the_range);
     RUN(test_reorder_and_duplicates_are_counted);
     RUN(test_window_edges_tell_late_and_early_packets);
