@@ -2,6 +2,7 @@
 temporary directory, checking every report against the documented schema,
 and finding a scenario in a report."""
 import json
+import os
 import pathlib
 import subprocess
 
@@ -38,3 +39,28 @@ def scenario(report, stem):
         if pathlib.Path(s["file"]).stem == stem:
             return s
     raise KeyError(stem)
+
+
+def netns_inodes():
+    """Network namespaces some process lives in."""
+    found = set()
+    for p in pathlib.Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                found.add(os.stat(p / "ns" / "net").st_ino)
+            except OSError:
+                pass
+    return found
+
+
+def marked_processes(run_name):
+    marker = f"RTSP_HARNESS_RUN={run_name}".encode()
+    pids = []
+    for p in pathlib.Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if marker in (p / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(p.name))
+            except OSError:
+                pass
+    return pids

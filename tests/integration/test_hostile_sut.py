@@ -16,8 +16,7 @@ import time
 
 import pytest
 
-from run_util import REF_CMD, ROOT, SCEN, run, scenario
-from test_run import marked_processes, netns_inodes
+from run_util import REF_CMD, ROOT, SCEN, marked_processes, netns_inodes, run, scenario
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the network lab needs root")
 

@@ -12,34 +12,9 @@ import time
 
 import pytest
 
-from run_util import REF_CMD, ROOT, SCEN, run, scenario, schema_errors
+from run_util import REF_CMD, ROOT, SCEN, marked_processes, netns_inodes, run, scenario, schema_errors
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the network lab needs root")
-
-
-def netns_inodes():
-    """Network namespaces some process lives in."""
-    found = set()
-    for p in pathlib.Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                found.add(os.stat(p / "ns" / "net").st_ino)
-            except OSError:
-                pass
-    return found
-
-
-def marked_processes(run_name):
-    marker = f"RTSP_HARNESS_RUN={run_name}".encode()
-    pids = []
-    for p in pathlib.Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if marker in (p / "environ").read_bytes().split(b"\0"):
-                    pids.append(int(p.name))
-            except OSError:
-                pass
-    return pids
 
 
 def root_links():
