@@ -1281,10 +1281,12 @@ static int64_t step_timeout(const struct engine *e, const struct scenario_step *
     return st->timeout_ms > 0 ? st->timeout_ms : e->sc->timeout_ms;
 }
 
-/* A dead SUT fails the scenario even in an optional step: nothing after it can run. */
+/* A dead SUT, or a scenario whose time is up or whose run was interrupted,
+ * fails the scenario even in an optional step: nothing after it can run. */
 static void sut_exited(struct engine *e, const struct scenario_step *st, const char *waiting)
 {
-    fail_at(e, true, "scenario.sut-exited", st->line, st->column, -1, "%s while %s", e->sut_why, waiting);
+    fail_at(e, true, e->time_up ? "scenario.stopped" : "scenario.sut-exited", st->line, st->column, -1,
+            "%s while %s", e->sut_why, waiting);
     e->step_failed = true;
     e->stop = true;
 }

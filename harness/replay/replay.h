@@ -51,7 +51,9 @@ struct replay_hooks {
      * whole clause ("the system under test exited with status 1", "the
      * scenario ran past its 120 s limit"). 1 or 2: a step that waits on the
      * SUT fails at once instead of timing out, and a `wait` or `rtp for`
-     * ends; 2: the step running fails and no other step runs. */
+     * ends; 2: the step running fails and no other step runs, with
+     * `scenario.stopped` (not the SUT's doing), where 1 gives
+     * `scenario.sut-exited`. */
     int (*sut_gone)(void *ctx, char *why, size_t cap);
     /* CPU time used so far by every process of the system under test, in
      * ns. 0, or -1 when it cannot be measured (`expect cpu` then fails). */

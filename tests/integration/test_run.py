@@ -266,3 +266,21 @@ def test_a_capture_over_its_budget_is_cut_then_counted_and_the_report_says_so(ha
     proc, report = run(harness_bin, tmp_path, "--server-cmd", REF_CMD, "--capture-limit", "10MB",
                        SCEN / "lab" / "01-play-pause-play-teardown.rtsp", name="bad")
     assert proc.returncode == 2 and "--capture-limit: '10MB' is not a size" in proc.stderr and report is None
+
+
+def test_the_scenario_timeout_cuts_a_long_wait_and_says_so(harness_bin, tmp_path):
+    """A `wait 30s` under --scenario-timeout 3 ends at the limit: the step
+    fails with scenario.stopped (the run's limit, not the server's doing),
+    the next step does not run."""
+    sc = write(tmp_path, "w.rtsp", "@name long wait\n\n> OPTIONS {url} RTSP/1.0\n< RTSP/1.0 200\nwait 30s\n"
+                                    "> OPTIONS {url} RTSP/1.0\n< RTSP/1.0 200\n")
+    t0 = time.monotonic()
+    proc, report = run(harness_bin, tmp_path, "--server-cmd", REF_CMD, "--scenario-timeout", "3", sc)
+    took = time.monotonic() - t0
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert took < 15, took
+    s = report["scenarios"][0]
+    f = s["failures"][0]
+    assert (f["check"], f["line"]) == ("scenario.stopped", 5), s["failures"]
+    assert "ran past its 3 s limit" in f["message"] and "sut-exited" not in str(s["failures"])
+    assert s["sut"]["ended_early"] is False
