@@ -8,7 +8,8 @@
 #   make test    unit tests (plain and ASan/UBSan), integration tests,
 #                and a short smoke run of every fuzz target
 #   make test-peers  the integration tests that record real peers' figures
-#   make fuzz    every fuzz target for FUZZ_SECONDS (default 600) each
+#   make fuzz    every fuzz target for FUZZ_SECONDS (default 600) each with
+#                libFuzzer, then AFL++ on FUZZ_AFL_TARGETS (rtsp, pcap)
 #   make valgrind  valgrind memcheck on the analyzer's and the server's tests
 #   make demo    build, then run scenarios/conformance and scenarios/lab
 #                against the reference server inside the network lab
@@ -26,15 +27,16 @@ DEB_PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 python3-gi python3-jsonschema tshark tcpdump \
 	chromium fonts-dejavu-core python3-lxml python3-pil libxml2-utils python3-pyflakes \
 	bubblewrap xvfb xauth default-jdk parallel \
-	openssh-server openssh-client rsync python3-yaml valgrind nftables iptables iproute2
+	openssh-server openssh-client rsync python3-yaml valgrind nftables iptables iproute2 afl++
 
 # `make test-netem` only: Debian's own kernel (it has sch_netem) booted under
 # qemu, with an initramfs built from busybox.
 NETEM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
 
 PYTHON := /usr/bin/python3
-FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SMOKE_SECONDS ?= 7
 FUZZ_SECONDS ?= 600
+FUZZ_AFL_TARGETS ?= rtsp pcap
 
 .PHONY: all deps build build-asan build-fuzz test unit-test integration-test \
 	fuzz-smoke fuzz bench clean demo test-netem deps-netem bench-impair lint test-peers
@@ -93,11 +95,17 @@ integration-test: build build-asan
 test-peers: build
 	$(PYTHON) -m pytest -v -m plain tests/integration
 
+# Every libFuzzer target for FUZZ_SMOKE_SECONDS, two at a time (no AFL++).
 fuzz-smoke: build-fuzz
-	fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+	FUZZ_AFL_TARGETS= fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
+# The campaign: every libFuzzer target, then AFL++ on FUZZ_AFL_TARGETS (the
+# same harnesses built with afl-clang-fast), FUZZ_SECONDS each, two at a
+# time; figures in fuzz/work/summary.txt (docs/fuzzing.md).
 fuzz: build-fuzz
-	fuzz/run.sh $(FUZZ_SECONDS)
+	@[ -f build-fuzz-afl/build.ninja ] || CC=afl-clang-fast meson setup build-fuzz-afl --werror -Dfuzz=true
+	ninja -C build-fuzz-afl $(patsubst %,fuzz/fuzz_%,$(FUZZ_AFL_TARGETS))
+	FUZZ_AFL_TARGETS='$(FUZZ_AFL_TARGETS)' fuzz/run.sh $(FUZZ_SECONDS)
 
 # The Python test code and fixtures: unused imports and undefined names.
 lint: deps
@@ -169,4 +177,4 @@ bench-impair: build
 	build/bench/impair-delay
 
 clean:
-	rm -rf build build-asan build-fuzz fuzz/work fuzz/artifacts
+	rm -rf build build-asan build-fuzz build-fuzz-afl fuzz/work fuzz/artifacts

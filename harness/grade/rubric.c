@@ -176,6 +176,9 @@ static int parse_cond(struct lexer *lx, struct rubric_cond *c)
         size_t rcol = lx->pos;
         if (next_token(lx, c->regex, sizeof c->regex, "a regular expression") != 0)
             return -1;
+        const char *budget = wire_regex_budget(c->regex, strlen(c->regex));
+        if (budget)
+            return lex_err(lx, rcol, budget);
         regex_t re;
         if (regcomp(&re, c->regex, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
             return lex_err(lx, rcol, "not a valid POSIX extended regular expression");
@@ -198,6 +201,33 @@ static void resolve(const char *base_file, const char *rel, char *out, size_t ca
         snprintf(out, cap, "%.*s/%s", (int)(slash - base_file), base_file, rel);
 }
 
+/* Length of the valid UTF-8 prefix of s (n when all of it is): titles,
+ * hints and ids go into JSON, and jansson refuses anything else (the item
+ * would silently drop out of the grade). Overlong forms, surrogates and
+ * code points above U+10FFFF are invalid. */
+static size_t utf8_valid_prefix(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 0 || i + len > n)
+            return i;
+        unsigned cp = len == 1 ? c : c & (0x7F >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return i;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        static const unsigned min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += len;
+    }
+    return n;
+}
+
 int rubric_parse(const char *text, size_t len, const char *path, struct rubric *r, char *err, size_t cap)
 {
     memset(r, 0, sizeof *r);
@@ -215,6 +245,9 @@ int rubric_parse(const char *text, size_t len, const char *path, struct rubric *
         off += n + (nl ? 1 : 0);
         if (memchr(lx.line, 0, lx.len))
             return lex_err(&lx, (size_t)((const char *)memchr(lx.line, 0, lx.len) - lx.line), "a NUL byte");
+        size_t valid = utf8_valid_prefix(lx.line, lx.len);
+        if (valid < lx.len)
+            return lex_err(&lx, valid, "not UTF-8 text");
         bool indented = lx.len && (lx.line[0] == ' ' || lx.line[0] == '\t');
         if (at_end(&lx))
             continue;

@@ -484,142 +484,14 @@ static int check_tpl(struct parser *p, const char *tpl, enum scenario_tpl_mode m
     return perr(p, line, col + (unsigned)off, "%s", why);
 }
 
-/* Largest parse tree a regex may need, in nodes (an estimate). */
-#define REGEX_NODE_BUDGET 8192
-
-/* glibc's regcomp expands x+ into x x* and x{n,m} into m copies of x, so
- * stacked or nested repetitions grow the tree exponentially ("a+++++"
- * doubles it with each '+'). This walks the regex like an ERE parser and
- * estimates the tree's size, so that such patterns are refused before
- * regcomp sees them. */
-struct re_scan {
-    const char *s;   /* the regex */
-    size_t n;        /* its length */
-    size_t i;        /* position */
-    int depth;       /* open groups */
-    const char *why; /* set when the regex is refused */
-};
-
-static double re_alternation(struct re_scan *r);
-
-static double re_atom(struct re_scan *r)
-{
-    char c = r->s[r->i];
-    if (c == '(') {
-        if (++r->depth > 32) {
-            r->why = "regex groups nested more than 32 deep";
-            return 1;
-        }
-        r->i++;
-        double v = re_alternation(r);
-        if (r->i < r->n && r->s[r->i] == ')')
-            r->i++;
-        r->depth--;
-        return v + 1;
-    }
-    if (c == '[') {
-        r->i++;
-        if (r->i < r->n && r->s[r->i] == '^')
-            r->i++;
-        if (r->i < r->n && r->s[r->i] == ']')
-            r->i++;
-        while (r->i < r->n && r->s[r->i] != ']') {
-            if (r->s[r->i] == '[' && r->i + 1 < r->n && strchr(":.=", r->s[r->i + 1])) {
-                char close = r->s[r->i + 1];
-                r->i += 2;
-                while (r->i + 1 < r->n && !(r->s[r->i] == close && r->s[r->i + 1] == ']'))
-                    r->i++;
-                r->i += 2;
-                continue;
-            }
-            r->i++;
-        }
-        r->i++;
-        return 1;
-    }
-    if (c == '\\') {
-        if (r->i + 1 < r->n && r->s[r->i + 1] >= '1' && r->s[r->i + 1] <= '9')
-            r->why = "back-references are not supported";
-        r->i += 2;
-        return 1;
-    }
-    r->i++;
-    return 1;
-}
-
-static double re_piece(struct re_scan *r)
-{
-    double v = re_atom(r);
-    while (r->i < r->n && !r->why) {
-        char c = r->s[r->i];
-        if (c == '*' || c == '?') {
-            v += 1;
-            r->i++;
-        } else if (c == '+') {
-            v = 2 * v + 1;
-            r->i++;
-        } else if (c == '{' && r->i + 1 < r->n && isdigit((unsigned char)r->s[r->i + 1])) {
-            size_t j = r->i + 1;
-            unsigned long lo = 0, hi;
-            while (j < r->n && isdigit((unsigned char)r->s[j]) && lo <= 100000)
-                lo = lo * 10 + (unsigned long)(r->s[j++] - '0');
-            hi = lo;
-            if (j < r->n && r->s[j] == ',') {
-                j++;
-                hi = 0;
-                bool digits = false;
-                while (j < r->n && isdigit((unsigned char)r->s[j]) && hi <= 100000) {
-                    hi = hi * 10 + (unsigned long)(r->s[j++] - '0');
-                    digits = true;
-                }
-                if (!digits)
-                    hi = lo + 1; /* {n,}: n copies and a star */
-            }
-            if (lo > 255 || hi > 255) {
-                r->why = "regex interval above 255";
-                return v;
-            }
-            v = v * (double)(hi > lo ? hi : lo > 0 ? lo : 1) + 1;
-            r->i = j < r->n && r->s[j] == '}' ? j + 1 : j;
-        } else {
-            break;
-        }
-        if (v > REGEX_NODE_BUDGET)
-            r->why = "regex repetitions too large (nested or stacked repetitions)";
-    }
-    return v;
-}
-
-static double re_alternation(struct re_scan *r)
-{
-    double total = 0;
-    while (r->i < r->n && !r->why && r->s[r->i] != ')') {
-        if (r->s[r->i] == '|') {
-            r->i++;
-            total += 1;
-            continue;
-        }
-        total += re_piece(r);
-        if (total > REGEX_NODE_BUDGET && !r->why)
-            r->why = "regex repetitions too large (nested or stacked repetitions)";
-    }
-    return total;
-}
-
-/* Reject what makes glibc's regcomp slow or huge: long patterns, large
- * intervals, stacked and nested repetitions, back-references. */
+/* Reject what makes glibc's regcomp slow or huge: long patterns, and what
+ * wire_regex_budget refuses. */
 static const char *regex_budget(const char *re)
 {
     size_t n = strlen(re);
     if (n > SCENARIO_MAX_REGEX)
         return "regex longer than 512 bytes";
-    struct re_scan r = {.s = re, .n = n};
-    while (r.i < r.n && !r.why) {
-        re_alternation(&r);
-        if (r.i < r.n)
-            r.i++; /* an unmatched ')': regcomp will say */
-    }
-    return r.why;
+    return wire_regex_budget(re, n);
 }
 
 /* Check a regex template: variables, size, syntax, and at least ncap

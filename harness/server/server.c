@@ -1242,8 +1242,13 @@ static void conn_process(struct conn *c, bool at_idle)
             if (skip)
                 conn_consume(c, skip);
             int n = rtsp_interleaved_parse(c->in, c->in_len, &f, &err);
-            if (n == WIRE_INCOMPLETE)
+            if (n == WIRE_INCOMPLETE) {
+                /* A frame longer than the input buffer can never complete:
+                 * waiting for it would spin on the full buffer. */
+                if (c->in_len >= c->in_cap)
+                    conn_fatal(c, 413, false, 0);
                 break;
+            }
             if (n < 0) {
                 conn_fatal(c, 400, false, 0);
                 break;

@@ -70,6 +70,13 @@ bool wire_parse_bytes(const char *s, uint64_t *out);
 /* Parse an unsigned decimal of at most max; false on empty, non-digit or overflow. */
 bool wire_parse_u64(struct wire_str a, uint64_t max, uint64_t *out);
 
+/* Why glibc's regcomp would take exponential time or memory on the POSIX
+ * extended regex re (len bytes): stacked or nested repetitions ("a+++",
+ * "((a{9}){9}){9}"), intervals above 255, groups nested more than 32 deep,
+ * back-references; NULL when it is within budget. Regexes from files
+ * (scenarios, rubrics) go through this before regcomp. */
+const char *wire_regex_budget(const char *re, size_t len);
+
 /* Big-endian loads and stores on byte buffers (no alignment assumed). */
 static inline uint16_t wire_get_be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 static inline uint32_t wire_get_be24(const uint8_t *p)
