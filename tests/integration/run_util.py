@@ -5,6 +5,7 @@ import json
 import os
 import pathlib
 import subprocess
+import time
 
 import jsonschema
 
@@ -64,3 +65,68 @@ def marked_processes(run_name):
             except OSError:
                 pass
     return pids
+
+
+def environ_and_cmdline(pid):
+    p = pathlib.Path("/proc", str(pid))
+    return (p / "environ").read_bytes().split(b"\0"), (p / "cmdline").read_bytes().split(b"\0")
+
+
+def netns_holders(inode):
+    """(environ, argv) of each process in the network namespace."""
+    holders = []
+    for p in pathlib.Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if os.stat(p / "ns" / "net").st_ino == inode:
+                    holders.append(environ_and_cmdline(p.name))
+            except OSError:
+                pass
+    return holders
+
+
+def other_runs_netns(holders, run_name):
+    """Is the namespace held by another run that is still going (another
+    `rtsp-harness run`, or a process marked with another run's name)? This
+    run's harness has exited, so such a namespace is not its own."""
+    ours = f"RTSP_HARNESS_RUN={run_name}".encode()
+    for env, argv in holders:
+        marked = [v for v in env if v.startswith(b"RTSP_HARNESS_RUN=")]
+        if (marked and ours not in marked) or (argv[0].endswith(b"rtsp-harness") and argv[1:2] == [b"run"]):
+            return True
+    return False
+
+
+def run_leftovers(run_name, ns_before, links_before, wait_s=5.0):
+    """What a finished run left in the host: its marked processes, network
+    namespaces that are new since ns_before and held by no other run still
+    going, and lab links that showed up in the root namespace (the lab makes
+    its links inside its own namespaces, so any there is a leak). Other work
+    on the machine may add namespaces and links of its own; those are not
+    this run's. The kernel frees a namespace shortly after its last process,
+    so this asks again for wait_s before it says so."""
+    deadline = time.time() + wait_s
+    while True:
+        left = {}
+        if marked_processes(run_name):
+            left["marked processes"] = marked_processes(run_name)
+        ns = {i: netns_holders(i) for i in netns_inodes() - ns_before}
+        ns = {i: [b" ".join(argv).decode(errors="replace") for _, argv in h]
+              for i, h in ns.items() if not other_runs_netns(h, run_name)}
+        if ns:
+            left["netns"] = ns
+        links = sorted(n for n in root_link_names() - links_before if n.split("@")[0] in LAB_LINKS)
+        if links:
+            left["root links"] = links
+        if not left or time.time() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+# The lab's interface names (harness/netlab/netlab.h).
+LAB_LINKS = {"peer0", "sut0", "rt-peer", "rt-sut", "br0"}
+
+
+def root_link_names():
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    return {line.split(":")[1].strip() for line in out.splitlines() if line.count(":") >= 2}

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from run_util import REF_CMD, ROOT, SCEN, marked_processes, netns_inodes, run, scenario
+from run_util import REF_CMD, ROOT, SCEN, marked_processes, netns_holders, netns_inodes, other_runs_netns, run, scenario
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the network lab needs root")
 
@@ -101,36 +101,6 @@ def host_state():
         "cgroups": {d for d, _, _ in os.walk("/sys/fs/cgroup")},
         "run registrations": set(os.listdir(registry)) if registry.is_dir() else set(),
     }
-
-
-def environ_and_cmdline(pid):
-    p = pathlib.Path("/proc", str(pid))
-    return (p / "environ").read_bytes().split(b"\0"), (p / "cmdline").read_bytes().split(b"\0")
-
-
-def netns_holders(inode):
-    """(environ, argv) of each process in the network namespace."""
-    holders = []
-    for p in pathlib.Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if os.stat(p / "ns" / "net").st_ino == inode:
-                    holders.append(environ_and_cmdline(p.name))
-            except OSError:
-                pass
-    return holders
-
-
-def other_runs_netns(holders, run_name):
-    """Is the namespace held by another run that is still going (another
-    `rtsp-harness run`, or a process marked with another run's name)? This
-    run's harness has exited, so such a namespace is not its own."""
-    ours = f"RTSP_HARNESS_RUN={run_name}".encode()
-    for env, argv in holders:
-        marked = [v for v in env if v.startswith(b"RTSP_HARNESS_RUN=")]
-        if (marked and ours not in marked) or (argv[0].endswith(b"rtsp-harness") and argv[1:2] == [b"run"]):
-            return True
-    return False
 
 
 def pid_alive(pid):
