@@ -86,8 +86,14 @@ CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x1000, 0x4000, 1 << 18
 def private_registry(registry):
     """For the child, before exec: its own mount namespace with the test's
     registry folder over /run/rtsp-harness, so that runs of other tests on
-    the machine neither sweep this test's entries nor are swept by it."""
+    the machine neither sweep this test's entries nor are swept by it; and
+    SIGINT and SIGTERM at their default action, as a shell in the foreground
+    gives them. (A test suite started in the background inherits SIGINT
+    ignored; a run killed before it installs its handler would then carry
+    on, which is not what a user at a terminal sees.)"""
     def enter():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if (LIBC.unshare(CLONE_NEWNS) != 0 or LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0
                 or LIBC.mount(bytes(registry), REGISTRY_MOUNT, None, MS_BIND, None) != 0):
             raise OSError(ctypes.get_errno(), "private /run/rtsp-harness")
