@@ -34,7 +34,7 @@ DEB_PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 NETEM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
 
 PYTHON := /usr/bin/python3
-FUZZ_SMOKE_SECONDS ?= 7
+FUZZ_SMOKE_SECONDS ?= 4
 FUZZ_SECONDS ?= 600
 FUZZ_AFL_TARGETS ?= rtsp pcap
 
