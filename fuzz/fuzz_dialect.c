@@ -13,23 +13,9 @@
 #include <string.h>
 
 #include "replay/dialect.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(bool ok)
-{
-    if (!ok)
-        abort();
-}
-
-static unsigned count_lines(const uint8_t *data, size_t size)
-{
-    unsigned n = 1;
-    for (size_t i = 0; i < size; i++)
-        if (data[i] == '\n')
-            n++;
-    return n;
-}
 
 static void render(const struct dialect *d, const char *method, const struct dialect_request *rq)
 {

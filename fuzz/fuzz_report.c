@@ -16,14 +16,9 @@
 
 #include "grade/rubric.h"
 #include "report/report.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(bool ok)
-{
-    if (!ok)
-        abort();
-}
 
 static const char RUBRIC[] = "@name t\n"
                              "@suite .\n"

@@ -10,16 +10,11 @@
 
 #include "rtcp.h"
 #include "rtp.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t out[1 << 19];
-
-static void check(bool ok)
-{
-    if (!ok)
-        abort();
-}
 
 static bool same_bytes(const void *a, const void *b, size_t n)
 {

@@ -16,14 +16,9 @@
 #include <string.h>
 
 #include "grade/rubric.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(bool ok)
-{
-    if (!ok)
-        abort();
-}
 
 static const char REPORT[] =
     "{\"schema\":\"rtsp-harness/run-report\",\"version\":1,\"run\":{},\"summary\":{},\"scenarios\":["
@@ -40,15 +35,6 @@ static const char REPORT[] =
     " {\"name\":\"ok\",\"file\":\"ok.rtsp\",\"verdict\":\"pass\",\"failures\":[]},"
     " {\"name\":\"second\",\"file\":\"scenarios/grade/second.rtsp\",\"verdict\":\"error\","
     "  \"error\":\"the server exited\",\"failures\":[]}]}";
-
-static unsigned count_lines(const uint8_t *data, size_t size)
-{
-    unsigned n = 1;
-    for (size_t i = 0; i < size; i++)
-        if (data[i] == '\n')
-            n++;
-    return n;
-}
 
 static void check_cond(const struct rubric_cond *c, unsigned lines)
 {

@@ -10,14 +10,9 @@
 #include <string.h>
 
 #include "replay/scenario.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(bool ok)
-{
-    if (!ok)
-        abort();
-}
 
 /* Every variable has a value with characters a regex must escape. */
 static int lookup(void *ctx, const char *name, size_t n, const char **value, size_t *vlen)
@@ -40,15 +35,6 @@ static void expand(const char *tpl, enum scenario_tpl_mode mode)
     if (scenario_expand(tpl, strlen(tpl), mode, lookup, NULL, &b, &off, &why, NULL, 0) < 0)
         check(why != NULL && off <= strlen(tpl));
     free(b.buf);
-}
-
-static unsigned count_lines(const uint8_t *data, size_t size)
-{
-    unsigned n = 1;
-    for (size_t i = 0; i < size; i++)
-        if (data[i] == '\n')
-            n++;
-    return n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

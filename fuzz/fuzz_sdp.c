@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sdp.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,12 +22,6 @@ static char rebuilt[1 << 18];
 
 /* printf arguments for a slice; "" for an absent one so %.*s never sees NULL. */
 #define STR(x) (int)(x).len, (x).ptr ? (x).ptr : ""
-
-static void check(bool ok)
-{
-    if (!ok)
-        abort();
-}
 
 static bool same_str(struct wire_str a, struct wire_str b)
 {

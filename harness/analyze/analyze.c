@@ -324,10 +324,7 @@ static void rtp_in(struct pass *p, struct flow *f, struct conn *c, int channel, 
         if (late ? !rtp_stream_seq_behind(rs, seq) : rtp_stream_seq_before_first(rs, seq))
             return;
     }
-    if (wire_len > len)
-        rtp_stream_packet_cut(p->a->streams[idx].rtp, pkt, len, wire_len, ts_ns, frame, &p->a->findings);
-    else
-        rtp_stream_packet(p->a->streams[idx].rtp, pkt, len, ts_ns, frame, &p->a->findings);
+    rtp_stream_packet_cut(p->a->streams[idx].rtp, pkt, len, wire_len, ts_ns, frame, &p->a->findings);
 }
 
 /* RTCP from the server: sender reports are checked against the RTP seen. */

@@ -961,16 +961,7 @@ static void packet_in(struct rtp_stream *s, const uint8_t *pkt, size_t len, size
     bool wrong_version = len >= 1 && (pkt[0] >> 6) != RTP_VERSION;
     struct rtp_header h;
     struct wire_error err = {0, NULL};
-    if (cut) {
-        /* Only the header is judged: padding and payload lengths are the
-         * wire's, which the cut bytes cannot show. */
-        if (len >= 1 && wrong_version)
-            findings_add(f, CHK_RTP_VERSION, frame, 0, s->where, "RTP version %u, expected 2", pkt[0] >> 6);
-        if (len < 12 || wrong_version || rtp_parse_any_version(pkt, len, &h, &err) < 0)
-            return;
-        h.payload_len = wire_len - (size_t)(h.payload - pkt);
-    }
-    if (!cut && wrong_version) {
+    if (wrong_version) {
         findings_add(f, CHK_RTP_VERSION, frame, 0, s->where, "RTP version %u, expected 2", pkt[0] >> 6);
         /* A lab client never reads the version: the rest of the stream is
          * still judged. Elsewhere the packet is not RTP we can trust. */
@@ -979,7 +970,13 @@ static void packet_in(struct rtp_stream *s, const uint8_t *pkt, size_t len, size
             return;
         }
     }
-    if (!cut && (wrong_version ? rtp_parse_any_version(pkt, len, &h, &err) : rtp_parse(pkt, len, &h, &err)) < 0) {
+    if (cut) {
+        /* Only the header is judged: padding and payload lengths are the
+         * wire's, which the cut bytes cannot show. */
+        if (len < 12 || rtp_parse_any_version(pkt, len, &h, &err) < 0)
+            return;
+        h.payload_len = wire_len - (size_t)(h.payload - pkt);
+    } else if ((wrong_version ? rtp_parse_any_version(pkt, len, &h, &err) : rtp_parse(pkt, len, &h, &err)) < 0) {
         s->m.malformed++;
         findings_add(f, CHK_RTP_MALFORMED, frame, 0, s->where, "%s (byte %zu of %zu)",
                      err.reason ? err.reason : "RTP packet does not parse", err.offset, len);

@@ -148,7 +148,8 @@ void rtp_stream_packet(struct rtp_stream *s, const uint8_t *pkt, size_t len, int
  * budget): len bytes captured of wire_len. Its header counts (sequence,
  * timestamp, SSRC, payload type, timing) and its bytes are wire_len's; its
  * payload is not judged, and a header cut short is skipped, never called
- * malformed: the capture cut it, not the sender. */
+ * malformed: the capture cut it, not the sender. wire_len <= len is a
+ * whole packet, judged as rtp_stream_packet judges it. */
 void rtp_stream_packet_cut(struct rtp_stream *s, const uint8_t *pkt, size_t len, size_t wire_len,
                            int64_t arrival_ns, uint64_t frame, struct findings *f);
 

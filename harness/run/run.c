@@ -898,9 +898,6 @@ struct run_summary_row {
     double duration_s;   /* wall clock */
 };
 
-/* Choose the backend for this scenario: `none` when nothing is impaired and
- * nothing changes during the run; else what --backend says, with `auto`
- * taking netem where the kernel has it. */
 /* rtsp://host[:port]/path: the host and the port (554 when none). */
 static void target_host_port(const char *url, char *host, size_t cap, uint16_t *port)
 {
@@ -911,6 +908,9 @@ static void target_host_port(const char *url, char *host, size_t cap, uint16_t *
     *port = h[hl] == ':' ? (uint16_t)atoi(h + hl + 1) : 554;
 }
 
+/* Choose the backend for this scenario: `none` when nothing is impaired and
+ * nothing changes during the run; else what --backend says, with `auto`
+ * taking netem where the kernel has it. */
 static const char *choose_backend(const struct run_opts *o, bool needs_impairment, int netem_state)
 {
     if (!needs_impairment)
@@ -963,6 +963,11 @@ static int scenario_execute(struct scenario_run *r, int netem_state, const char 
         }
     bool needs = !impair_is_none(&spec[0]) || !impair_is_none(&spec[1]) || sc->n_events > 0;
     bool lab = o->target_url == NULL;
+    /* Where the scenario's requests go: the lab's SUT address, or the target. */
+    char host[256] = NETLAB_SUT_ADDR;
+    uint16_t port = o->port;
+    if (!lab)
+        target_host_port(o->target_url, host, sizeof host, &port);
     json_t *imj = json_object();
     json_object_set_new(sj, "impairment", imj);
 
@@ -1037,10 +1042,8 @@ static int scenario_execute(struct scenario_run *r, int netem_state, const char 
         r->im.backend = "none";
         /* Loopback is shared: keep other programs' RTSP out of the
          * capture (UDP stays whole: the RTP ports are not known yet). */
-        char thost[256], filter[64];
-        uint16_t tport;
-        target_host_port(o->target_url, thost, sizeof thost, &tport);
-        snprintf(filter, sizeof filter, "tcp port %u or udp", (unsigned)tport);
+        char filter[64];
+        snprintf(filter, sizeof filter, "tcp port %u or udp", (unsigned)port);
         if (capture_start(-1, "lo", filter, r->sut_pcap, r->o->capture_budget, &cap_sut, err, sizeof err) != 0) {
             snprintf(r->setup_error, sizeof r->setup_error, "%s", err);
             goto finish;
@@ -1049,12 +1052,9 @@ static int scenario_execute(struct scenario_run *r, int netem_state, const char 
 
     {
         /* Replay from the peer namespace (or here, on loopback). */
-        char host[256] = NETLAB_SUT_ADDR, url_buf[1024] = "";
-        uint16_t port = o->port;
-        if (!lab) {
-            target_host_port(o->target_url, host, sizeof host, &port);
+        char url_buf[1024] = "";
+        if (!lab)
             snprintf(url_buf, sizeof url_buf, "%s", o->target_url);
-        }
         struct replay_target t = {
             .host = sc->role == SCENARIO_ROLE_CLIENT ? NETLAB_PEER_ADDR : host,
             .port = port,

@@ -14,6 +14,16 @@ SCHEMA = jsonschema.Draft202012Validator(
     json.loads((ROOT / "docs" / "run-report.schema.json").read_text()))
 SCEN = ROOT / "scenarios"
 REF_CMD = "{harness} serve --media {media_dir} --port {port} --session-timeout 3"
+# A scenario's opening: DESCRIBE, SETUP of the track the SDP names, PLAY.
+PLAY = """\
+> DESCRIBE {url} RTSP/1.0
+< RTSP/1.0 200
+< sdp: ~a=control:
+> SETUP {track_url} RTSP/1.0
+< RTSP/1.0 200
+> PLAY {url} RTSP/1.0
+< RTSP/1.0 200
+"""
 
 
 def schema_errors(report):

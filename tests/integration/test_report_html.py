@@ -19,7 +19,7 @@ from PIL import Image
 
 import report_samples
 
-from run_util import REF_CMD, SCEN, run
+from run_util import PLAY, REF_CMD, SCEN, run
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 # The page's colours (docs/reports.md): pass, fail, error, and the plot line.
@@ -33,13 +33,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not instal
 FAILING = """\
 @name a frame rate no server reaches
 
-> DESCRIBE {url} RTSP/1.0
-< RTSP/1.0 200
-< sdp: ~a=control:
-> SETUP {track_url} RTSP/1.0
-< RTSP/1.0 200
-> PLAY {url} RTSP/1.0
-< RTSP/1.0 200
+""" + PLAY + """\
 rtp for 3s: fps >= 1000
 > TEARDOWN {url} RTSP/1.0
 < RTSP/1.0 200

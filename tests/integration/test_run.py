@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from run_util import (REF_CMD, ROOT, SCEN, marked_processes, netns_inodes, root_link_names, run, run_leftovers,
+from run_util import (PLAY, REF_CMD, ROOT, SCEN, marked_processes, netns_inodes, root_link_names, run, run_leftovers,
                       scenario, schema_errors)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the network lab needs root")
@@ -22,17 +22,6 @@ def write(tmp_path, name, text):
     p = tmp_path / name
     p.write_text(text)
     return p
-
-
-PLAY = """\
-> DESCRIBE {url} RTSP/1.0
-< RTSP/1.0 200
-< sdp: ~a=control:
-> SETUP {track_url} RTSP/1.0
-< RTSP/1.0 200
-> PLAY {url} RTSP/1.0
-< RTSP/1.0 200
-"""
 
 
 def test_conformance_and_lab_suites_pass_against_the_reference_server(suite_run):

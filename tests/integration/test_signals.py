@@ -36,7 +36,7 @@ import time
 
 import pytest
 
-from run_util import REF_CMD, ROOT, schema_errors
+from run_util import PLAY, REF_CMD, ROOT, schema_errors
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the network lab needs root")
 
@@ -44,13 +44,7 @@ SCENARIO = """\
 @name signals
 @impair delay 5ms loss 1%
 
-> DESCRIBE {url} RTSP/1.0
-< RTSP/1.0 200
-< sdp: ~a=control:
-> SETUP {track_url} RTSP/1.0
-< RTSP/1.0 200
-> PLAY {url} RTSP/1.0
-< RTSP/1.0 200
+""" + PLAY + """\
 rtp for 1s: frames >= 1
 > TEARDOWN {url} RTSP/1.0
 < RTSP/1.0 200

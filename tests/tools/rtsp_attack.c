@@ -408,53 +408,20 @@ static void count_status(int status)
         fig.statuses[status]++;
 }
 
-/* cycles: connect, wait until established, close; --concurrency in flight. */
-static void attack_cycles(int ep)
+/* --count connections opened, --concurrency in flight, each counted once
+ * it is established (or refused). keep: NULL to close each one then
+ * (cycles); else keep[i] receives the i-th descriptor, -1 when it could not
+ * be opened, and the connections stay open (idle). Returns how many were
+ * attempted. */
+static unsigned connect_many(int ep, int *keep)
 {
-    unsigned started = 0, inflight = 0;
-    while (started < opt.count || inflight > 0) {
-        while (started < opt.count && inflight < opt.concurrency) {
-            int fd = connect_nonblocking();
-            started++;
-            if (fd < 0) {
-                failure("connect: %s", strerror(errno));
-                continue;
-            }
-            struct epoll_event ev = {.events = EPOLLOUT, .data.fd = fd};
-            epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-            inflight++;
-        }
-        struct epoll_event evs[64];
-        int n = epoll_wait(ep, evs, 64, ATTACK_TIMEOUT_MS);
-        if (n <= 0) {
-            failure("%s", "connections not established within 60 s");
-            return;
-        }
-        for (int i = 0; i < n; i++) {
-            int fd = evs[i].data.fd;
-            if (connect_result_ok(fd))
-                fig.completed++;
-            close(fd);
-            inflight--;
-        }
-    }
-    fig.attempted = started;
-}
-
-/* idle: --count connections established, held without a byte, then closed.
- * A connection the server closed meanwhile shows as readable (EOF). */
-static void attack_idle(int ep)
-{
-    int *fds = calloc(opt.count, sizeof *fds);
-    if (!fds) {
-        failure("%s", "out of memory");
-        return;
-    }
     unsigned started = 0, pending = 0;
     while (started < opt.count || pending > 0) {
         while (started < opt.count && pending < opt.concurrency) {
             int fd = connect_nonblocking();
-            fds[started++] = fd;
+            if (keep)
+                keep[started] = fd;
+            started++;
             if (fd < 0) {
                 failure("connect: %s", strerror(errno));
                 continue;
@@ -470,13 +437,36 @@ static void attack_idle(int ep)
             break;
         }
         for (int i = 0; i < n; i++) {
-            epoll_ctl(ep, EPOLL_CTL_DEL, evs[i].data.fd, NULL);
-            if (connect_result_ok(evs[i].data.fd))
+            int fd = evs[i].data.fd;
+            if (connect_result_ok(fd))
                 fig.completed++;
+            if (keep)
+                epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+            else
+                close(fd);
             pending--;
         }
     }
     fig.attempted = started;
+    return started;
+}
+
+/* cycles: connect, wait until established, close. */
+static void attack_cycles(int ep)
+{
+    connect_many(ep, NULL);
+}
+
+/* idle: --count connections established, held without a byte, then closed.
+ * A connection the server closed meanwhile shows as readable (EOF). */
+static void attack_idle(int ep)
+{
+    int *fds = calloc(opt.count, sizeof *fds);
+    if (!fds) {
+        failure("%s", "out of memory");
+        return;
+    }
+    unsigned started = connect_many(ep, fds);
     sleep_s(opt.hold_s);
     for (unsigned i = 0; i < started; i++) {
         if (fds[i] < 0)

@@ -15,21 +15,20 @@
 
 #include "check.h"
 
-/* The targets; tests/meson.build builds the same list. */
-#define FUZZ_TARGETS(X)                                                                  \
-    X(analyze) X(dialect) X(http) X(impair) X(mjpeg) X(options) X(pcap) X(report) X(rtp) \
-    X(rtpjpeg) X(rtsp) X(rtsp_hdr) X(rubric) X(scenario) X(sdp) X(serve)
-
-#define DECLARE(name) int fuzz_##name##_one(const uint8_t *data, size_t size);
-FUZZ_TARGETS(DECLARE)
+/* The targets: FUZZ_TARGET_LIST, X(name) for each, comes from the list in
+ * tests/meson.build that builds their entry points. */
+#define X(name) int fuzz_##name##_one(const uint8_t *data, size_t size);
+FUZZ_TARGET_LIST
+#undef X
 
 struct target {
     const char *name;
     int (*one)(const uint8_t *data, size_t size);
 };
 
-#define ENTRY(name) {#name, fuzz_##name##_one},
-static const struct target targets[] = {FUZZ_TARGETS(ENTRY)};
+#define X(name) {#name, fuzz_##name##_one},
+static const struct target targets[] = {FUZZ_TARGET_LIST};
+#undef X
 #define N_TARGETS (sizeof targets / sizeof targets[0])
 
 static int cmp_name(const void *a, const void *b)
